@@ -1,0 +1,15 @@
+"""traitlets Configurables, one per domain, and the config file loader."""
+
+from .execution import ExecutionConfig
+from .http import HttpConfig
+from .loader import load_config, load_config_files, parse_config_args
+from .retry import RetryConfig
+from .validation import ValidationConfig
+
+#: Every configurable class of the runtime (for help output and config generation).
+CONFIG_CLASSES = [ExecutionConfig, ValidationConfig, RetryConfig, HttpConfig]
+
+__all__ = [
+    "CONFIG_CLASSES", "ExecutionConfig", "HttpConfig", "RetryConfig", "ValidationConfig",
+    "load_config", "load_config_files", "parse_config_args",
+]

@@ -1,0 +1,130 @@
+"""The record of one run of a task."""
+
+from __future__ import annotations
+
+import enum
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import RatchetError
+
+
+class ExecutionStatus(str, enum.Enum):
+    """Where an execution ended (or stands)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def new_execution_id() -> str:
+    """A fresh, unique execution id."""
+    return uuid.uuid4().hex
+
+
+class Execution:
+    """One run of a task: its input, output or error, logs, HTTP requests and timing.
+
+    Attributes
+    ----------
+    id : str
+    task_name, task_version, task_hash : str
+    input, output : Any
+    status : ExecutionStatus
+    error : RatchetError or None
+    logs : list of dict
+        ``{"level", "message", "time_ms"}`` per ``console`` call.
+    requests : list of dict
+        ``{"method", "url", "status", "duration_ms", "error"?}`` per ``fetch``.
+    progress : list of dict
+        What the task reported through ``reportProgress``.
+    started_at : datetime (UTC)
+    duration_ms : float
+    attempts : int
+    deterministic : bool
+    """
+
+    __slots__ = (
+        "id", "task_name", "task_version", "task_hash", "input", "output", "status", "error",
+        "logs", "requests", "progress", "started_at", "duration_ms", "attempts", "deterministic",
+    )
+
+    def __init__(
+        self,
+        task_name: str,
+        task_version: str,
+        task_hash: str,
+        input: Any,
+        output: Any = None,
+        status: ExecutionStatus = ExecutionStatus.PENDING,
+        error: RatchetError | None = None,
+        logs: list | None = None,
+        requests: list | None = None,
+        progress: list | None = None,
+        started_at: datetime | None = None,
+        duration_ms: float = 0.0,
+        attempts: int = 1,
+        deterministic: bool = False,
+        id: str | None = None,
+    ) -> None:
+        self.id = id or new_execution_id()
+        self.task_name = task_name
+        self.task_version = task_version
+        self.task_hash = task_hash
+        self.input = input
+        self.output = output
+        self.status = status
+        self.error = error
+        self.logs = logs if logs is not None else []
+        self.requests = requests if requests is not None else []
+        self.progress = progress if progress is not None else []
+        self.started_at = started_at or datetime.now(timezone.utc)
+        self.duration_ms = duration_ms
+        self.attempts = attempts
+        self.deterministic = deterministic
+
+    @property
+    def ok(self) -> bool:
+        """True when the execution succeeded."""
+        return self.status is ExecutionStatus.SUCCESS
+
+    def result(self) -> Any:
+        """Return the output, or raise the execution's :class:`RatchetError`."""
+        if self.error is not None:
+            raise self.error
+        return self.output
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form (what the history and the REST API store)."""
+        return {
+            "id": self.id,
+            "task_name": self.task_name,
+            "task_version": self.task_version,
+            "task_hash": self.task_hash,
+            "input": self.input,
+            "output": self.output,
+            "status": self.status.value,
+            "error": self.error.to_dict() if self.error is not None else None,
+            "logs": self.logs,
+            "requests": self.requests,
+            "progress": self.progress,
+            "started_at": self.started_at.isoformat(),
+            "duration_ms": self.duration_ms,
+            "attempts": self.attempts,
+            "deterministic": self.deterministic,
+        }
+
+    def __repr__(self) -> str:
+        tail = f"error={self.error.one_line()!r}" if self.error else f"output={json.dumps(self.output, default=str)[:60]}"
+        return (
+            f"Execution({self.task_name}@{self.task_version} {self.status.value} "
+            f"{self.duration_ms:.1f}ms {tail})"
+        )

@@ -1,0 +1,109 @@
+"""Execution backends: where requests for the engine go.
+
+A backend answers ``call(kind, payload, limit)`` for one request and
+``run_chunks(...)`` for the chunks of a batch. The local process pool is the
+default; ``inline`` runs the engine in this process on a private asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Callable, Iterable
+
+from ..core.errors import WorkerLostError
+
+
+class ExecutionBackend:
+    """What an execution backend must provide.
+
+    Implementers answer requests of kind ``run``, ``map``, ``check`` and
+    ``compile`` with the engine's result (see :mod:`.engine`), never wait
+    forever, and raise :class:`WorkerLostError` when the thing running the
+    request is lost.
+    """
+
+    def call(self, kind: str, payload: Any, limit: float) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def run_chunks(
+        self,
+        chunks: Iterable[tuple[int, Any]],
+        limit: Callable[[Any], float],
+        on_result: Callable[[int, Any], None],
+        on_lost: Callable[[int, Any, str], bool],
+    ) -> None:
+        """Run ``map`` requests; default: one after the other through :meth:`call`."""
+        for key, payload in chunks:
+            while True:
+                try:
+                    on_result(key, self.call("map", payload, limit(payload)))
+                    break
+                except WorkerLostError as exc:
+                    if not on_lost(key, payload, str(exc)):
+                        break
+
+    def close(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class ProcessBackend(ExecutionBackend):
+    """The default: a :class:`~.pool.WorkerPool` of V8 worker processes."""
+
+    def __init__(self, size: int, pin: bool, startup_timeout: float, grace: float) -> None:
+        from .pool import WorkerPool
+
+        self.pool = WorkerPool(size, pin=pin, startup_timeout=startup_timeout)
+        self.grace = grace
+
+    def call(self, kind: str, payload: Any, limit: float) -> Any:
+        return self.pool.call(kind, payload, limit, self.grace)
+
+    def run_chunks(self, chunks, limit, on_result, on_lost) -> None:
+        self.pool.run_chunks(chunks, limit, on_result, on_lost, self.grace)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class InlineBackend(ExecutionBackend):
+    """V8 in this process, driven from a private asyncio loop thread."""
+
+    def __init__(self, grace: float) -> None:
+        from .engine import Engine
+
+        self.grace = grace
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="ratchet-inline", daemon=True)
+        self._thread.start()
+        self.engine = Engine()
+        asyncio.run_coroutine_threadsafe(self.engine.start(), self._loop).result(60)
+        self._lock = threading.Lock()
+
+    def call(self, kind: str, payload: Any, limit: float) -> Any:
+        handlers = {
+            "run": self.engine.run,
+            "map": self.engine.map,
+            "check": self.engine.check_syntax,
+            "compile": self.engine.compile_only,
+        }
+        with self._lock:  # one context: one execution at a time
+            future = asyncio.run_coroutine_threadsafe(handlers[kind](payload), self._loop)
+            try:
+                return future.result(limit + self.grace)
+            except TimeoutError:
+                future.cancel()
+                raise WorkerLostError("the inline engine stopped answering", operation="execute") from None
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+
+        async def stop() -> None:
+            self.engine.close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(stop(), self._loop).result(5)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)

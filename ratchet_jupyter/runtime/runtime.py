@@ -1,0 +1,418 @@
+"""The runtime: load -> validate input -> execute in a worker -> validate output -> record.
+
+:class:`Runtime` is what ``Task.run``, ``task.map``, ``task.test``, the CLI and
+(later) the magics and the server call. It owns its configuration
+(``ExecutionConfig``, ``ValidationConfig``, ``RetryConfig``, ``HttpConfig``) and
+an execution backend, started on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+
+from traitlets import Instance, List, Type
+from traitlets.config import Config, LoggingConfigurable
+
+from ..config import ExecutionConfig, HttpConfig, RetryConfig, ValidationConfig
+from ..core.errors import (
+    RatchetError, TaskSyntaxError, TimeoutError, ValidationError, WorkerLostError, error_from_dict,
+)
+from ..core.execution import Execution, ExecutionStatus
+from ..core.task import Task
+from ..core.testcase import TestCase, TestReport, judge
+from .backends import ExecutionBackend, InlineBackend, ProcessBackend
+from .http import HttpSettings
+from .protocol import envelope_to_result, source_name
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+_MAX_CHUNK = 2000
+
+
+def _dumps(value: Any, which: str) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            f"{which} is not JSON-serialisable: {exc}", operation=f"encode {which}", details={"path": "$", "which": which}
+        ) from None
+
+
+def _deterministic_opts(cfg: ExecutionConfig) -> dict[str, Any]:
+    instant = datetime.fromisoformat(cfg.deterministic_time.replace("Z", "+00:00"))
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=timezone.utc)
+    return {"now": int(instant.timestamp() * 1000), "seed": int(cfg.random_seed)}
+
+
+class Runtime(LoggingConfigurable):
+    """Runs tasks: validation, a worker pool (or inline V8), time and heap limits, retries.
+
+    Parameters
+    ----------
+    config
+        A traitlets ``Config``; sections ``ExecutionConfig``, ``ValidationConfig``,
+        ``RetryConfig`` and ``HttpConfig`` are read from it.
+    """
+
+    process_backend_class = Type(
+        ProcessBackend, klass=ExecutionBackend, help="Backend used when ExecutionConfig.isolation is 'process'."
+    ).tag(config=True)
+    inline_backend_class = Type(
+        InlineBackend, klass=ExecutionBackend, help="Backend used when ExecutionConfig.isolation is 'inline'."
+    ).tag(config=True)
+
+    execution = Instance(ExecutionConfig)
+    validation = Instance(ValidationConfig)
+    retry = Instance(RetryConfig)
+    http = Instance(HttpConfig)
+    listeners = List(help="Callables given each list of finished executions (storage hooks in here).")
+
+    def __init__(self, config: Config | None = None, **kwargs: Any) -> None:
+        super().__init__(config=config or Config(), **kwargs)
+        self.execution = ExecutionConfig(parent=self)
+        self.validation = ValidationConfig(parent=self)
+        self.retry = RetryConfig(parent=self)
+        self.http = HttpConfig(parent=self)
+        self._backend: ExecutionBackend | None = None
+        self._backend_lock = threading.Lock()
+
+    # -- backend ---------------------------------------------------------------------------
+    @property
+    def backend(self) -> ExecutionBackend:
+        """The execution backend, started on first use."""
+        if self._backend is None:
+            with self._backend_lock:
+                if self._backend is None:
+                    cfg = self.execution
+                    if cfg.isolation == "inline":
+                        self._backend = self.inline_backend_class(grace=cfg.kill_grace)
+                    else:
+                        self._backend = self.process_backend_class(
+                            cfg.worker_count, cfg.pin_workers, cfg.startup_timeout, cfg.kill_grace
+                        )
+        return self._backend
+
+    def start(self) -> "Runtime":
+        """Start the backend now (otherwise it starts on the first run)."""
+        self.backend  # noqa: B018 - property starts it
+        return self
+
+    def close(self) -> None:
+        """Stop the backend and its workers."""
+        with self._backend_lock:
+            backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.close()
+
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- requests --------------------------------------------------------------------------
+    def _limits(self, task: Task, timeout: float | None) -> tuple[float, int]:
+        limit = timeout or task.timeout or self.execution.max_duration
+        return float(limit), task.memory_limit or self.execution.max_memory_bytes
+
+    def _payload(
+        self, task: Task, timeout: float | None, mocks: list | None, deterministic: bool, execution_id: str | None
+    ) -> dict[str, Any]:
+        limit, memory = self._limits(task, timeout)
+        opts: dict[str, Any] = {"taskName": task.name, "taskVersion": task.version}
+        if execution_id is not None:
+            opts["executionId"] = execution_id
+        if deterministic:
+            opts["det"] = _deterministic_opts(self.execution)
+        if mocks is not None:
+            opts["mocks"] = mocks
+        return {
+            "hash": task.code_hash,
+            "code": task.code,
+            "source": source_name(task.name),
+            "timeout": limit,
+            "memory": memory,
+            "opts": opts,
+            "http": HttpSettings.from_config(self.http),
+        }
+
+    def _retryable(self, error: RatchetError) -> bool:
+        if isinstance(error, TimeoutError):
+            return self.retry.retry_timeouts
+        return error.retryable
+
+    def _notify(self, executions: list[Execution]) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(executions)
+            except Exception:  # noqa: BLE001 - a listener must not break a run
+                self.log.exception("execution listener %r failed", listener)
+
+    # -- single runs -------------------------------------------------------------------------
+    def run(
+        self,
+        task: Task,
+        input: Any = None,
+        *,
+        timeout: float | None = None,
+        validate: bool | None = None,
+        mocks: list[dict[str, Any]] | None = None,
+        deterministic: bool | None = None,
+        progress: ProgressCallback | None = None,
+        execution_id: str | None = None,
+    ) -> Execution:
+        """Run ``task`` on ``input`` and return the :class:`Execution`.
+
+        Task failures (validation, JS errors, limits) are recorded in the
+        execution, not raised; use ``execution.result()`` to raise them.
+        """
+        det = self.execution.deterministic if deterministic is None else deterministic
+        execution = Execution(task.name, task.version, task.content_hash, input, id=execution_id, deterministic=det)
+        started = time.perf_counter()
+        try:
+            if validate if validate is not None else self.validation.validate_input:
+                task.validator("input", self.validation.strict_mode)(input)
+            payload = self._payload(task, timeout, mocks, det, execution.id)
+            payload["input"] = _dumps(input, "input")
+            result = self._call_with_retries(execution, payload)
+            self._apply(task, execution, result, validate, progress)
+        except ValidationError as exc:
+            exc.task = task.name
+            self._fail(execution, exc)
+        except RatchetError as exc:
+            exc.task = exc.task or task.name
+            self._fail(execution, exc)
+        execution.duration_ms = (time.perf_counter() - started) * 1000
+        self._notify([execution])
+        return execution
+
+    def _call_with_retries(self, execution: Execution, payload: dict[str, Any]) -> dict[str, Any]:
+        attempt = 0
+        while True:
+            attempt += 1
+            execution.attempts = attempt
+            try:
+                result = self.backend.call("run", payload, payload["timeout"])
+            except WorkerLostError as exc:
+                result = {"status": "error", "error": exc.to_dict()}
+            if result.get("status") != "error" or attempt >= self.retry.max_attempts:
+                return result
+            if not self._retryable(error_from_dict(result["error"])):
+                return result
+            time.sleep(self.retry.delay(attempt))
+
+    def _apply(
+        self, task: Task, execution: Execution, result: dict[str, Any], validate: bool | None, progress: ProgressCallback | None
+    ) -> None:
+        execution.logs = result.get("logs") or []
+        execution.requests = result.get("requests") or []
+        execution.progress = result.get("progress") or []
+        if progress is not None:
+            for event in execution.progress:
+                progress(dict(event, execution_id=execution.id))
+        if result.get("status") == "success":
+            execution.output = result.get("output")
+            if validate if validate is not None else self.validation.validate_output:
+                try:
+                    task.validator("output", self.validation.strict_mode)(execution.output)
+                except ValidationError as exc:
+                    exc.details["which"] = "output"
+                    exc.message = f"output {exc.message}"
+                    exc.args = (exc.message,)
+                    raise
+            execution.status = ExecutionStatus.SUCCESS
+        else:
+            raise error_from_dict(result["error"])
+
+    @staticmethod
+    def _fail(execution: Execution, error: RatchetError) -> None:
+        execution.error = error
+        execution.status = ExecutionStatus.TIMEOUT if isinstance(error, TimeoutError) else ExecutionStatus.FAILED
+
+    # -- batches ------------------------------------------------------------------------------
+    def map(
+        self,
+        task: Task,
+        inputs: Iterable[Any],
+        *,
+        chunk_size: int | None = None,
+        timeout: float | None = None,
+        validate: bool | None = None,
+        mocks: list[dict[str, Any]] | None = None,
+        deterministic: bool | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[Execution]:
+        """Run ``task`` over ``inputs`` in chunks across the backend, keeping order.
+
+        Each item succeeds or fails on its own. ``progress`` receives
+        ``{"done": k, "total": n}`` as chunks finish. For batch items,
+        ``duration_ms`` is the item's share of its chunk's time.
+        """
+        items = list(inputs)
+        total = len(items)
+        det = self.execution.deterministic if deterministic is None else deterministic
+        check_in = validate if validate is not None else self.validation.validate_input
+        check_out = validate if validate is not None else self.validation.validate_output
+        strict = self.validation.strict_mode
+        batch = uuid.uuid4().hex[:20]
+        started_at = datetime.now(timezone.utc)
+        executions: list[Execution | None] = [None] * total
+        name, version, digest = task.name, task.version, task.content_hash
+
+        def make(index: int) -> Execution:
+            return Execution(name, version, digest, items[index], id=f"{batch}{index:012x}", started_at=started_at, deterministic=det)
+
+        runnable: list[int] = []
+        in_validator = task.validator("input", strict) if check_in else None
+        for index, item in enumerate(items):
+            try:
+                if in_validator is not None:
+                    in_validator(item)
+                runnable.append(index)
+            except ValidationError as exc:
+                exc.task = name
+                execution = make(index)
+                self._fail(execution, exc)
+                executions[index] = execution
+
+        base = self._payload(task, timeout, mocks, det, None)
+        workers = max(1, getattr(self.execution, "worker_count", 1))
+        size = chunk_size or self.execution.chunk_size or max(1, min(_MAX_CHUNK, math.ceil(len(runnable) / (workers * 4))))
+        chunks: list[tuple[int, Any]] = []
+        members: dict[int, list[int]] = {}
+        for key, start in enumerate(range(0, len(runnable), size)):
+            indices = runnable[start : start + size]
+            members[key] = indices
+            payload = dict(base, count=len(indices))
+            payload["inputs"] = _dumps([items[i] for i in indices], "input")
+            chunks.append((key, payload))
+        out_validator = task.validator("output", strict) if check_out else None
+        attempts: dict[int, int] = {}
+        done = [total - len(runnable)]
+        source = base["source"]
+
+        def on_result(key: int, result: Any) -> None:
+            indices = members[key]
+            if isinstance(result, dict):  # the worker failed as a whole
+                for index in indices:
+                    execution = make(index)
+                    self._fail(execution, error_from_dict(result["error"]))
+                    executions[index] = execution
+            else:
+                ms_text, _, body = result.partition("|")
+                data = json.loads(body)
+                share = float(ms_text) / max(1, len(indices))
+                outputs, extra = data["o"], data["x"]
+                for position, index in enumerate(indices):
+                    execution = make(index)
+                    execution.duration_ms = share
+                    execution.attempts = attempts.get(key, 0) + 1
+                    special = extra.get(str(position))
+                    try:
+                        if special is None:
+                            execution.output = outputs[position]
+                            if out_validator is not None:
+                                out_validator(execution.output)
+                            execution.status = ExecutionStatus.SUCCESS
+                        else:
+                            self._apply(task, execution, envelope_to_result(special, source), validate, None)
+                    except RatchetError as exc:
+                        if isinstance(exc, ValidationError) and "which" not in exc.details:
+                            exc.details["which"] = "output"
+                            exc.message = f"output {exc.message}"
+                            exc.args = (exc.message,)
+                        exc.task = exc.task or name
+                        self._fail(execution, exc)
+                    executions[index] = execution
+            done[0] += len(indices)
+            if progress is not None:
+                progress({"done": done[0], "total": total})
+
+        def on_lost(key: int, payload: Any, why: str) -> bool:
+            attempts[key] = attempts.get(key, 0) + 1
+            if attempts[key] < self.retry.max_attempts:
+                self.log.warning("a worker %s with a chunk of %d items; running it again", why, len(members[key]))
+                return True
+            on_result(key, {"status": "error", "error": WorkerLostError(f"worker process {why} while running this item").to_dict()})
+            return False
+
+        if chunks:
+            self.backend.run_chunks(chunks, lambda p: p["timeout"] * (p["count"] + 1), on_result, on_lost)
+        finished = [e for e in executions if e is not None]
+        assert len(finished) == total
+        self._notify(finished)
+        return finished
+
+    # -- checks and tests ------------------------------------------------------------------------
+    def check(self, task: Task) -> None:
+        """Check a task's JS (syntax with line and column; that it evaluates to a function) and schemas.
+
+        Raises the first problem found as a :class:`RatchetError`.
+        """
+        from ..core.schema import check_schema
+
+        syntax = self.backend.call("check", task.code, 15.0)
+        if syntax is not None:
+            raise TaskSyntaxError(
+                f"{source_name(task.name)}:{syntax['line']}:{syntax['column']}: {syntax['message']}",
+                operation="validate",
+                task=task.name,
+                details=syntax,
+            )
+        payload = self._payload(task, None, None, False, None)
+        error = self.backend.call("compile", payload, payload["timeout"])
+        if error is not None:
+            raise error_from_dict(dict(error, task=task.name))
+        for which, schema in (("input", task.input_schema), ("output", task.output_schema)):
+            if schema is not None:
+                check_schema(schema, strict=True, where=f"{which}.schema.json of task '{task.name}'")
+        for case in task.tests:
+            if task.input_schema is not None and self.validation.validate_input:
+                try:
+                    task.validator("input")(case.input)
+                except ValidationError as exc:
+                    raise ValidationError(
+                        f"test '{case.label}': {exc.message}", operation="validate", task=task.name, details=exc.details
+                    ) from None
+
+    def run_case(self, task: Task, case: TestCase, **options: Any) -> Any:
+        """Run one test case (with its mocks) and judge it: the one case runner."""
+        mocks = case.mocks if case.mocks else None
+        execution = self.run(task, case.input, mocks=mocks, **options)
+        return judge(case, execution)
+
+    def test(self, task: Task, cases: list[TestCase] | None = None, **options: Any) -> TestReport:
+        """Run a task's test cases (or the given ones); return a :class:`TestReport`."""
+        report = TestReport(task.name)
+        for case in task.tests if cases is None else cases:
+            report.results.append(self.run_case(task, case, **options))
+        return report
+
+
+_default: Runtime | None = None
+_default_lock = threading.Lock()
+
+
+def get_default_runtime() -> Runtime:
+    """The process-wide runtime ``Task.run`` uses, configured from config files."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                from ..config import load_config
+
+                _default = Runtime(config=load_config())
+    return _default
+
+
+def set_default_runtime(runtime: Runtime | None) -> Runtime | None:
+    """Replace the process-wide runtime (closing nothing); return the previous one."""
+    global _default
+    previous, _default = _default, runtime
+    return previous
