@@ -36,9 +36,10 @@ class ExecutionConfig(Configurable):
         return proposal["value"]
 
     pin_workers = Bool(
-        True,
-        help="""Pin each worker process to one CPU. mini-racer hands every call between threads;
-        keeping them on one CPU roughly halves the per-call cost.""",
+        False,
+        help="""Pin each worker process to one CPU. mini-racer hands every call between threads,
+        and one CPU can make that cheaper; but V8's own helper threads then share that CPU,
+        and on small machines this measured slower, so it is off by default.""",
     ).tag(config=True)
 
     max_duration = Float(

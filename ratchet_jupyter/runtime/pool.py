@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 import queue
+import select
 import socket
 import subprocess
 import sys
@@ -47,6 +48,12 @@ class WorkerHandle:
         self.index = index
         self.known: set[str] = set()
         self.pid: int | None = None
+        self._poller = select.poll()
+        self._poller.register(conn.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+
+    def wait(self, timeout: float) -> bool:
+        """True when the worker has answered (or hung up) within ``timeout`` seconds."""
+        return bool(self._poller.poll(max(0, int(timeout * 1000) + 1)))
 
     @property
     def alive(self) -> bool:
@@ -194,8 +201,7 @@ class WorkerPool:
             self._send(handle, kind, payload)
             deadline = time.monotonic() + limit + grace
             while True:
-                ready = wait_any([handle.conn], max(0.0, deadline - time.monotonic()))
-                if handle.conn in ready:
+                if handle.wait(deadline - time.monotonic()):
                     _, result = handle.conn.recv()  # EOFError here: the worker died
                     self.release(handle)
                     return result

@@ -5,6 +5,7 @@ Free of mini-racer so that the calling process of a worker pool never loads V8.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -12,6 +13,7 @@ _PARSE_RE = re.compile(r"^<anonymous>:(\d+): (\w*Error: .*)$")
 _JS_ERRORS_WE_RAISE = {"UnmatchedRequest": "FetchError", "ReplayDiverged": "RatchetError"}
 
 
+@functools.lru_cache(maxsize=4096)
 def source_name(task_name: str) -> str:
     """The file name stack traces show for a task's code."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", task_name).strip("-") or "task"

@@ -43,6 +43,18 @@ def _dumps(value: Any, which: str) -> str:
         ) from None
 
 
+def _tagged(validator: Callable[[Any], None], value: Any, which: str) -> None:
+    """Run a validator; name ``input``/``output`` in the error it raises."""
+    try:
+        validator(value)
+    except ValidationError as exc:
+        if "which" not in exc.details:
+            exc.details["which"] = which
+            exc.message = f"{which} {exc.message}"
+            exc.args = (exc.message,)
+        raise
+
+
 def _deterministic_opts(cfg: ExecutionConfig) -> dict[str, Any]:
     instant = datetime.fromisoformat(cfg.deterministic_time.replace("Z", "+00:00"))
     if instant.tzinfo is None:
@@ -81,6 +93,20 @@ class Runtime(LoggingConfigurable):
         self.http = HttpConfig(parent=self)
         self._backend: ExecutionBackend | None = None
         self._backend_lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
+        for configurable in (self.execution, self.validation, self.retry, self.http):
+            configurable.observe(self._config_changed)
+
+    def _config_changed(self, change: Any) -> None:
+        self._snapshot = None
+
+    @property
+    def settings(self) -> "_Snapshot":
+        """Plain values of the current configuration (traitlets access is slow on the hot path)."""
+        snap = self._snapshot
+        if snap is None:
+            snap = self._snapshot = _Snapshot(self)
+        return snap
 
     # -- backend ---------------------------------------------------------------------------
     @property
@@ -117,34 +143,30 @@ class Runtime(LoggingConfigurable):
         self.close()
 
     # -- requests --------------------------------------------------------------------------
-    def _limits(self, task: Task, timeout: float | None) -> tuple[float, int]:
-        limit = timeout or task.timeout or self.execution.max_duration
-        return float(limit), task.memory_limit or self.execution.max_memory_bytes
-
     def _payload(
         self, task: Task, timeout: float | None, mocks: list | None, deterministic: bool, execution_id: str | None
     ) -> dict[str, Any]:
-        limit, memory = self._limits(task, timeout)
+        snap = self.settings
         opts: dict[str, Any] = {"taskName": task.name, "taskVersion": task.version}
         if execution_id is not None:
             opts["executionId"] = execution_id
         if deterministic:
-            opts["det"] = _deterministic_opts(self.execution)
+            opts["det"] = snap.det
         if mocks is not None:
             opts["mocks"] = mocks
         return {
             "hash": task.code_hash,
             "code": task.code,
             "source": source_name(task.name),
-            "timeout": limit,
-            "memory": memory,
+            "timeout": float(timeout or task.timeout or snap.max_duration),
+            "memory": task.memory_limit or snap.max_memory,
             "opts": opts,
-            "http": HttpSettings.from_config(self.http),
+            "http": snap.http,
         }
 
     def _retryable(self, error: RatchetError) -> bool:
         if isinstance(error, TimeoutError):
-            return self.retry.retry_timeouts
+            return self.settings.retry_timeouts
         return error.retryable
 
     def _notify(self, executions: list[Execution]) -> None:
@@ -172,12 +194,13 @@ class Runtime(LoggingConfigurable):
         Task failures (validation, JS errors, limits) are recorded in the
         execution, not raised; use ``execution.result()`` to raise them.
         """
-        det = self.execution.deterministic if deterministic is None else deterministic
+        snap = self.settings
+        det = snap.deterministic if deterministic is None else deterministic
         execution = Execution(task.name, task.version, task.content_hash, input, id=execution_id, deterministic=det)
         started = time.perf_counter()
         try:
-            if validate if validate is not None else self.validation.validate_input:
-                task.validator("input", self.validation.strict_mode)(input)
+            if validate if validate is not None else snap.validate_input:
+                _tagged(task.validator("input", snap.strict), input, "input")
             payload = self._payload(task, timeout, mocks, det, execution.id)
             payload["input"] = _dumps(input, "input")
             result = self._call_with_retries(execution, payload)
@@ -201,7 +224,7 @@ class Runtime(LoggingConfigurable):
                 result = self.backend.call("run", payload, payload["timeout"])
             except WorkerLostError as exc:
                 result = {"status": "error", "error": exc.to_dict()}
-            if result.get("status") != "error" or attempt >= self.retry.max_attempts:
+            if result.get("status") != "error" or attempt >= self.settings.max_attempts:
                 return result
             if not self._retryable(error_from_dict(result["error"])):
                 return result
@@ -218,14 +241,8 @@ class Runtime(LoggingConfigurable):
                 progress(dict(event, execution_id=execution.id))
         if result.get("status") == "success":
             execution.output = result.get("output")
-            if validate if validate is not None else self.validation.validate_output:
-                try:
-                    task.validator("output", self.validation.strict_mode)(execution.output)
-                except ValidationError as exc:
-                    exc.details["which"] = "output"
-                    exc.message = f"output {exc.message}"
-                    exc.args = (exc.message,)
-                    raise
+            if validate if validate is not None else self.settings.validate_output:
+                _tagged(task.validator("output", self.settings.strict), execution.output, "output")
             execution.status = ExecutionStatus.SUCCESS
         else:
             raise error_from_dict(result["error"])
@@ -273,7 +290,7 @@ class Runtime(LoggingConfigurable):
         for index, item in enumerate(items):
             try:
                 if in_validator is not None:
-                    in_validator(item)
+                    _tagged(in_validator, item, "input")
                 runnable.append(index)
             except ValidationError as exc:
                 exc.task = name
@@ -318,15 +335,11 @@ class Runtime(LoggingConfigurable):
                         if special is None:
                             execution.output = outputs[position]
                             if out_validator is not None:
-                                out_validator(execution.output)
+                                _tagged(out_validator, execution.output, "output")
                             execution.status = ExecutionStatus.SUCCESS
                         else:
                             self._apply(task, execution, envelope_to_result(special, source), validate, None)
                     except RatchetError as exc:
-                        if isinstance(exc, ValidationError) and "which" not in exc.details:
-                            exc.details["which"] = "output"
-                            exc.message = f"output {exc.message}"
-                            exc.args = (exc.message,)
                         exc.task = exc.task or name
                         self._fail(execution, exc)
                     executions[index] = execution
@@ -393,6 +406,23 @@ class Runtime(LoggingConfigurable):
         for case in task.tests if cases is None else cases:
             report.results.append(self.run_case(task, case, **options))
         return report
+
+
+class _Snapshot:
+    """The configuration values the hot path reads, copied out of the Configurables."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        ex, va, re_, ht = runtime.execution, runtime.validation, runtime.retry, runtime.http
+        self.max_duration = ex.max_duration
+        self.max_memory = ex.max_memory_bytes
+        self.deterministic = ex.deterministic
+        self.det = _deterministic_opts(ex)
+        self.validate_input = va.validate_input
+        self.validate_output = va.validate_output
+        self.strict = va.strict_mode
+        self.max_attempts = re_.max_attempts
+        self.retry_timeouts = re_.retry_timeouts
+        self.http = HttpSettings.from_config(ht)
 
 
 _default: Runtime | None = None

@@ -1,0 +1,137 @@
+"""Engine benchmarks: ratchet-jupyter against raw mini-racer, measured in one run.
+
+(a) warm single-run latency of ``task.run`` (process isolation, validation on)
+    against a raw in-process ``MiniRacer().call`` of the same function;
+(b) ``task.map`` over N trivial inputs (validation on) against raw mini-racer
+    mapping the same function over the same inputs in one call;
+(c) cold start: a fresh interpreter importing ratchet_jupyter and running a task
+    once (pool started included).
+
+Usage: python benchmarks/bench_engine.py [--json] [--runs 2000] [--items 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CODE = "(function(input) { return { y: input.a + 1 }; })"
+INPUT_SCHEMA = {"type": "object", "properties": {"a": {"type": "number"}}, "required": ["a"]}
+OUTPUT_SCHEMA = {"type": "object", "properties": {"y": {"type": "number"}}, "required": ["y"]}
+
+
+def median_us(fn, runs: int) -> float:
+    samples = []
+    for i in range(runs):
+        start = time.perf_counter()
+        fn(i)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1e6
+
+
+def bench_raw_single(runs: int) -> float:
+    from py_mini_racer import MiniRacer
+
+    mr = MiniRacer()
+    mr.eval(f"var task = {CODE};")
+    mr.call("task", {"a": 0})
+    value = median_us(lambda i: mr.call("task", {"a": i}), runs)
+    mr.close()
+    return value
+
+
+def bench_raw_batch(items: list) -> float:
+    from py_mini_racer import MiniRacer
+
+    mr = MiniRacer()
+    mr.eval(f"var task = {CODE};")
+    mr.call("((xs) => xs.map(task))", items[:10])
+    start = time.perf_counter()
+    out = mr.call("((xs) => xs.map(task))", items)
+    elapsed = time.perf_counter() - start
+    assert len(out) == len(items)
+    mr.close()
+    return elapsed
+
+
+def bench_ours(runs: int, items: list) -> tuple[float, float, int]:
+    import ratchet_jupyter as rj
+    from traitlets.config import Config
+
+    config = Config()
+    config.ExecutionConfig.isolation = "process"
+    runtime = rj.Runtime(config=config)
+    task = rj.Task(name="bench", code=CODE, input_schema=INPUT_SCHEMA, output_schema=OUTPUT_SCHEMA)
+    for i in range(50):
+        runtime.run(task, {"a": i}).result()
+    single = median_us(lambda i: runtime.run(task, {"a": i}), runs)
+    runtime.map(task, items[:1000])
+    start = time.perf_counter()
+    executions = runtime.map(task, items)
+    elapsed = time.perf_counter() - start
+    ok = sum(e.ok for e in executions)
+    runtime.close()
+    return single, elapsed, ok
+
+
+def bench_cold_start() -> float:
+    script = (
+        "import time; t0 = time.perf_counter()\n"
+        "import ratchet_jupyter as rj\n"
+        f"task = rj.Task(name='cold', code={CODE!r})\n"
+        "assert task({'a': 1}) == {'y': 2}\n"
+        "print(time.perf_counter() - t0)\n"
+    )
+    samples = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT)
+        samples.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(samples)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--runs", type=int, default=2000, help="single runs to time (default 2000)")
+    parser.add_argument("--items", type=int, default=100_000, help="batch size (default 100000)")
+    args = parser.parse_args(argv)
+    items = [{"a": i} for i in range(args.items)]
+    raw_single = bench_raw_single(args.runs)
+    raw_batch = bench_raw_batch(items)
+    ours_single, ours_batch, ok = bench_ours(args.runs, items)
+    cold = bench_cold_start()
+    figures = {
+        "single_run_raw_us": round(raw_single, 1),
+        "single_run_ours_us": round(ours_single, 1),
+        "single_run_ratio": round(ours_single / raw_single, 3),
+        "single_run_target_max_ratio": 1.5,
+        "map_items": args.items,
+        "map_raw_s": round(raw_batch, 4),
+        "map_ours_s": round(ours_batch, 4),
+        "map_ours_ok": ok,
+        "map_raw_us_per_item": round(raw_batch / args.items * 1e6, 3),
+        "map_ours_us_per_item": round(ours_batch / args.items * 1e6, 3),
+        "map_throughput_ratio": round(raw_batch / ours_batch, 3),
+        "map_target_min_ratio": 0.5,
+        "cold_start_s": round(cold, 3),
+        "cold_start_target_max_s": 1.5,
+    }
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print(f"single run   raw mini-racer {raw_single:8.1f} us   ours {ours_single:8.1f} us   ratio {figures['single_run_ratio']} (target <= 1.5)")
+        print(f"map {args.items:>7}  raw mini-racer {raw_batch:8.3f} s    ours {ours_batch:8.3f} s    throughput ratio {figures['map_throughput_ratio']} (target >= 0.5)")
+        print(f"cold start   {cold:.3f} s (target < 1.5 s)")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

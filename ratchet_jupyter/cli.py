@@ -1,0 +1,164 @@
+"""The ``ratchet`` command, with Ratchet's command names.
+
+Every command parses its arguments, calls the runtime, prints the result. Any
+failure prints one line, ``<ErrorType>: <message>``, on stderr and exits 1.
+Configuration comes from ``ratchet_config.{py,json}`` and ``--Class.trait=value``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from .config import CONFIG_CLASSES, load_config
+from .core.errors import RatchetError
+from .core.scaffold import generate_task
+from .core.task import load_task
+
+_CONFIG_HELP = (
+    "configuration: any --Class.trait=value option, e.g. --ExecutionConfig.max_duration=1 "
+    "(see 'ratchet --help-config'); also read from ratchet_config.py / ratchet_config.json"
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as argparse users expect
+        self.print_usage(sys.stderr)
+        print(f"UsageError: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ratchet", description="Run, validate and test Ratchet JavaScript tasks.", epilog=_CONFIG_HELP)
+    parser.add_argument("--version", dest="show_version", action="store_true", help="print the version and exit")
+    parser.add_argument("--help-config", action="store_true", help="list every configuration option and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    run = sub.add_parser("run-once", help="run a task once and print its output as JSON", epilog=_CONFIG_HELP)
+    run.add_argument("--from-fs", required=True, metavar="PATH", help="task directory or .zip")
+    group = run.add_mutually_exclusive_group()
+    group.add_argument("--input-json", metavar="JSON", help="the input, as JSON (default {})")
+    group.add_argument("--input-file", metavar="FILE", help="read the input JSON from FILE ('-' for stdin)")
+    run.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit for this run")
+    run.add_argument("--logs", action="store_true", help="print the task's console output on stderr")
+
+    val = sub.add_parser("validate", help="check a task's metadata, JS syntax and schemas", epilog=_CONFIG_HELP)
+    val.add_argument("--from-fs", required=True, metavar="PATH", help="task directory or .zip")
+
+    test = sub.add_parser("test", help="run a task's tests/*.json cases", epilog=_CONFIG_HELP)
+    test.add_argument("--from-fs", required=True, metavar="PATH", help="task directory or .zip")
+    test.add_argument("--verbose", "-v", action="store_true", help="show every difference of a failed case")
+
+    gen = sub.add_parser("generate", help="create new things (ratchet generate task ...)")
+    gen_sub = gen.add_subparsers(dest="what", parser_class=_Parser, metavar="WHAT", required=True)
+    gen_task = gen_sub.add_parser("task", help="create a new task directory")
+    gen_task.add_argument("--path", required=True, metavar="DIR", help="directory to create")
+    gen_task.add_argument("--label", required=True, help="the task's label (its name)")
+    gen_task.add_argument("--description", default="", help="what the task does")
+    gen_task.add_argument("--version", default="1.0.0", help="version (default 1.0.0)")
+    return parser
+
+
+def _read_input(args: argparse.Namespace) -> Any:
+    if args.input_file:
+        text = sys.stdin.read() if args.input_file == "-" else open(args.input_file, encoding="utf-8").read()
+        where = "stdin" if args.input_file == "-" else args.input_file
+    else:
+        text, where = (args.input_json if args.input_json is not None else "{}"), "--input-json"
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RatchetError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def _runtime(config_args: Sequence[str]) -> Any:
+    from .runtime import Runtime
+
+    return Runtime(config=load_config(config_args))
+
+
+def cmd_run_once(args: argparse.Namespace, config_args: Sequence[str]) -> int:
+    task = load_task(args.from_fs)
+    payload = _read_input(args)
+    with _runtime(config_args) as runtime:
+        execution = runtime.run(task, payload, timeout=args.timeout)
+    if args.logs:
+        for entry in execution.logs:
+            print(f"[{entry['level']}] {entry['message']}", file=sys.stderr)
+    output = execution.result()
+    print(json.dumps(output))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, config_args: Sequence[str]) -> int:
+    task = load_task(args.from_fs)
+    with _runtime(config_args) as runtime:
+        runtime.check(task)
+    print(f"{task.name} {task.version}: valid ({len(task.tests)} test case(s))")
+    return 0
+
+
+def cmd_test(args: argparse.Namespace, config_args: Sequence[str]) -> int:
+    task = load_task(args.from_fs)
+    with _runtime(config_args) as runtime:
+        report = runtime.test(task)
+    for result in report:
+        print(result.summary())
+        shown = result.failures if args.verbose else result.failures[1:6]
+        for line in shown:
+            print(f"    {line}")
+    print(report.summary_line())
+    return 0 if report.ok else 1
+
+
+def cmd_generate(args: argparse.Namespace, config_args: Sequence[str]) -> int:
+    path = generate_task(args.path, args.label, args.description, args.version)
+    print(f"created {path}")
+    return 0
+
+
+def _config_help() -> str:
+    return "\n".join(cls.class_get_help() for cls in CONFIG_CLASSES)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ratchet`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config_args = [a for a in argv if a.startswith("--") and "=" in a and "." in a.split("=", 1)[0]]
+    rest = [a for a in argv if a not in config_args]
+    parser = build_parser()
+    args = parser.parse_args(rest)
+    if getattr(args, "show_version", False):
+        from ._version import __version__
+
+        print(__version__)
+        return 0
+    if args.help_config:
+        print(_config_help())
+        return 0
+    commands = {"run-once": cmd_run_once, "validate": cmd_validate, "test": cmd_test, "generate": cmd_generate}
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        load_config(config_args)  # bad config fails here, before anything runs
+        return commands[args.command](args, config_args)
+    except RatchetError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"OSError: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
