@@ -140,10 +140,22 @@ class Task:
         return self._hash
 
     @property
+    def js_predicates(self) -> tuple[str | None, str | None]:
+        """JS sources checking input and output inside V8 during batches (None: Python checks)."""
+        found = self._validators.get(("js", False))
+        if found is None:
+            from .schema_js import compile_js_predicate
+
+            found = (compile_js_predicate(self.input_schema), compile_js_predicate(self.output_schema))
+            self._validators[("js", False)] = found  # type: ignore[assignment]
+        return found  # type: ignore[return-value]
+
+    @property
     def code_hash(self) -> str:
-        """Key under which workers cache the compiled function."""
+        """Key under which workers cache the compiled function (and its schema predicates)."""
         if self._code_hash is None:
-            self._code_hash = hashlib.sha256(f"{self.name}\0{self.code}".encode()).hexdigest()[:32]
+            blob = "\0".join([self.name, self.code, *(p or "" for p in self.js_predicates)])
+            self._code_hash = hashlib.sha256(blob.encode()).hexdigest()[:32]
         return self._code_hash
 
     @property

@@ -100,15 +100,17 @@ class Engine:
             return parse_syntax_error(exc)
         return None
 
-    async def ensure(self, code_hash: str, code: str | None, source: str, timeout: float, memory: int) -> None:
-        """Compile a task into the context unless it is there already."""
+    async def ensure(
+        self, code_hash: str, code: str | None, source: str, timeout: float, memory: int, checks: tuple = (None, None)
+    ) -> None:
+        """Compile a task (and its schema predicates) into the context unless it is there already."""
         if code is not None:
-            self._code[code_hash] = (code, source)
+            self._code[code_hash] = (code, source, checks)
         if code_hash in self._compiled:
             return
         if code_hash not in self._code:
             raise KeyError(code_hash)
-        code, source = self._code[code_hash]
+        code, source, checks = self._code[code_hash]
         syntax = await self.check_syntax(code)
         if syntax is not None:
             raise CompileFailure({
@@ -116,7 +118,8 @@ class Engine:
                 "message": f"{source}:{syntax['line']}:{syntax['column']}: {syntax['message']}",
                 "details": syntax,
             })
-        script = f"__ratchet__.compile({json.dumps(code_hash)}, {json.dumps(code)}, {json.dumps(source)})"
+        predicates = ", ".join(c or "null" for c in checks)
+        script = f"__ratchet__.compile({json.dumps(code_hash)}, {json.dumps(code)}, {json.dumps(source)}, {predicates})"
         try:
             await self._eval(script, timeout, memory)
         except JSEvalException as exc:
@@ -135,7 +138,10 @@ class Engine:
     async def compile_only(self, req: dict[str, Any]) -> dict[str, Any] | None:
         """Compile a task (running its top-level code); return an error dict or None."""
         try:
-            await self.ensure(req["hash"], req["code"], req["source"], req.get("timeout", 10.0), req.get("memory", 256 << 20))
+            await self.ensure(
+                req["hash"], req["code"], req["source"], req.get("timeout", 10.0), req.get("memory", 256 << 20),
+                req.get("checks") or (None, None),
+            )
         except CompileFailure as exc:
             return exc.error
         except LimitExceeded as exc:
@@ -155,7 +161,7 @@ class Engine:
         deadline = started + req["timeout"]
         source = req["source"]
         try:
-            await self.ensure(req["hash"], req.get("code"), source, req["timeout"], req["memory"])
+            await self.ensure(req["hash"], req.get("code"), source, req["timeout"], req["memory"], req.get("checks") or (None, None))
         except CompileFailure as exc:
             return {"status": "error", "error": exc.error, "duration_ms": _ms(started)}
         except LimitExceeded as exc:
@@ -209,7 +215,7 @@ class Engine:
         started = time.monotonic()
         source = req["source"]
         try:
-            await self.ensure(req["hash"], req.get("code"), source, req["timeout"], req["memory"])
+            await self.ensure(req["hash"], req.get("code"), source, req["timeout"], req["memory"], req.get("checks") or (None, None))
         except CompileFailure as exc:
             failed = {str(i): {"status": "error", "error": exc.error} for i in range(req["count"])}
             return "0|" + json.dumps({"o": [None] * req["count"], "x": failed})

@@ -314,7 +314,7 @@
   );
 
   const api = {
-    compile(hash, code, sourceName) {
+    compile(hash, code, sourceName, inputCheck, outputCheck) {
       const fn = evaluateTask(code + "\n//# sourceURL=" + sourceName);
       if (typeof fn !== "function") {
         throw new TypeError(
@@ -322,27 +322,34 @@
             (fn === null ? "null" : typeof fn)
         );
       }
-      tasks.set(hash, fn);
+      tasks.set(hash, { fn: fn, inputCheck: inputCheck || null, outputCheck: outputCheck || null });
       return true;
     },
     has(hash) {
       return tasks.has(hash);
     },
     run(hash, input, opts) {
-      const env = runOne(lookup(hash), input, opts, makeContext(opts, null));
+      const env = runOne(lookup(hash).fn, input, opts, makeContext(opts, null));
       return env instanceof Promise ? env.then(stringify) : stringify(env);
     },
     // Runs a chunk in order. Returns "<flag><json>": flag "1" when some item needs a
     // real fetch, so Python can pass the common case on without parsing it.
+    // With opts.checks, inputs and outputs are checked by the schema predicates:
+    // an input they cannot vouch for comes back as {s: 3} (Python decides), an
+    // output as an entry with v: 0 (Python validates it).
     map(hash, inputs, opts) {
-      const fn = lookup(hash);
+      const entry = lookup(hash);
+      const fn = entry.fn;
+      const inputCheck = opts.checks ? entry.inputCheck : null;
+      const outputCheck = opts.checks ? entry.outputCheck : null;
       const n = inputs.length;
       const outputs = new Array(n);
       const extra = {};
       let needs = false;
       let i = 0;
       const store = (index, env) => {
-        if (env.s === 1 && env.l === undefined && env.p === undefined && env.q === undefined) {
+        if (env.s === 1 && outputCheck !== null && !outputCheck(env.o)) env.v = 0;
+        if (env.s === 1 && env.l === undefined && env.p === undefined && env.q === undefined && env.v === undefined) {
           outputs[index] = env.o;
         } else {
           outputs[index] = null;
@@ -353,6 +360,11 @@
       const step = () => {
         while (i < n) {
           const index = i++;
+          if (inputCheck !== null && !inputCheck(inputs[index])) {
+            outputs[index] = null;
+            extra[index] = { s: 3 };
+            continue;
+          }
           const env = runOne(fn, inputs[index], opts, makeContext(opts, index));
           if (env instanceof Promise) return env.then((e) => { store(index, e); return step(); });
           store(index, env);

@@ -1,0 +1,217 @@
+"""Shared fixtures: runtimes, a task-directory factory and a local HTTP server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from traitlets.config import Config
+
+import ratchet_jupyter as rj
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO_ROOT / "examples" / "tasks"
+EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "metadata.json").is_file())
+
+
+def build_config(isolation: str = "process", worker_count: int = 2, **sections: dict[str, Any]) -> Config:
+    """A traitlets Config, e.g. ``build_config(HttpConfig={"allowed_hosts": ["x"]})``."""
+    c = Config()
+    c.ExecutionConfig.isolation = isolation
+    c.ExecutionConfig.worker_count = worker_count
+    for section, values in sections.items():
+        for key, value in values.items():
+            c[section][key] = value
+    return c
+
+
+# -- runtimes ----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def runtime():
+    """The shared process-isolation runtime (two workers), closed at the end of the session."""
+    rt = rj.Runtime(config=build_config("process", 2))
+    rt.start()
+    yield rt
+    rt.close()
+
+
+@pytest.fixture(scope="session")
+def inline_runtime():
+    """A runtime running V8 inside the test process."""
+    rt = rj.Runtime(config=build_config("inline", 1))
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def make_runtime():
+    """Factory for runtimes with their own configuration; all are closed after the test.
+
+    ``make_runtime(isolation="process", worker_count=1, ExecutionConfig={...}, HttpConfig={...})``
+    """
+    made: list[rj.Runtime] = []
+
+    def factory(isolation: str = "process", worker_count: int = 1, **sections: dict[str, Any]) -> rj.Runtime:
+        rt = rj.Runtime(config=build_config(isolation, worker_count, **sections))
+        made.append(rt)
+        return rt
+
+    yield factory
+    for rt in made:
+        rt.close()
+
+
+@pytest.fixture
+def default_runtime(runtime):
+    """Make the session runtime the one ``Task.run``/``task(...)`` use; restore the previous one after."""
+    previous = rj.set_default_runtime(runtime)
+    yield runtime
+    rj.set_default_runtime(previous)
+
+
+# -- task directories --------------------------------------------------------------------------
+@pytest.fixture
+def make_task(tmp_path) -> Callable[..., Path]:
+    """Write a Ratchet task directory under ``tmp_path`` and return its path.
+
+    ``make_task(code, input_schema=None, output_schema=None, metadata=None, tests=None, name="t")``;
+    ``tests`` is a list of test-case dicts written as ``tests/test-001.json``...
+    ``metadata`` replaces the default ``{"label": name, "version": "1.0.0"}``.
+    """
+    counter = iter(range(1, 10_000))
+
+    def factory(
+        code: str,
+        input_schema: Any = None,
+        output_schema: Any = None,
+        metadata: dict[str, Any] | None = None,
+        tests: list[Any] | None = None,
+        name: str = "t",
+    ) -> Path:
+        path = tmp_path / f"{name}-{next(counter)}"
+        path.mkdir()
+        meta = metadata if metadata is not None else {"label": name, "version": "1.0.0"}
+        (path / "metadata.json").write_text(json.dumps(meta))
+        (path / "main.js").write_text(code)
+        if input_schema is not None:
+            (path / "input.schema.json").write_text(json.dumps(input_schema))
+        if output_schema is not None:
+            (path / "output.schema.json").write_text(json.dumps(output_schema))
+        if tests:
+            (path / "tests").mkdir()
+            for index, case in enumerate(tests, 1):
+                (path / "tests" / f"test-{index:03d}.json").write_text(json.dumps(case))
+        return path
+
+    return factory
+
+
+# -- a real local HTTP server ------------------------------------------------------------------
+class LocalServer:
+    """What the ``http_server`` fixture yields: its base URL and the requests it saw."""
+
+    def __init__(self, httpd: ThreadingHTTPServer, stop: threading.Event) -> None:
+        self.httpd = httpd
+        self.stop = stop
+        self.requests: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        host, port = httpd.server_address[:2]
+        self.url = f"http://{host}:{port}"
+
+    def paths(self) -> list[str]:
+        with self.lock:
+            return [r["path"] for r in self.requests]
+
+
+def _make_handler(server: LocalServer):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+            pass
+
+        def _record(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            with server.lock:
+                server.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body.decode("utf-8", errors="replace"),
+                    }
+                )
+            return body
+
+        def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("X-Test-Server", "yes")
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (e.g. /slow)
+                pass
+
+        def _route(self) -> None:
+            body = self._record()
+            path = self.path.split("?", 1)[0]
+            if path.startswith("/users/"):
+                name = path[len("/users/"):]
+                self._send(200, {"login": name, "name": name.title(), "public_repos": len(name)})
+            elif path.startswith("/status/"):
+                code = int(path[len("/status/"):])
+                self._send(code, {"error": f"status {code}"})
+            elif path == "/echo":
+                try:
+                    parsed = json.loads(body) if body else None
+                except ValueError:
+                    parsed = body.decode("utf-8", errors="replace")
+                self._send(200, {"method": self.command, "json": parsed,
+                                 "content_type": self.headers.get("Content-Type")})
+            elif path == "/slow":
+                server.stop.wait(3)
+                self._send(200, {"slow": True})
+            elif path == "/big":
+                self._send(200, b"x" * (2 * 1024 * 1024), "text/plain")
+            else:
+                self._send(404, {"error": "no such route"})
+
+        do_GET = do_POST = do_PUT = do_DELETE = _route
+
+    return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # a client hanging up is fine here
+        pass
+
+
+@pytest.fixture
+def http_server():
+    """A real ThreadingHTTPServer on 127.0.0.1 (port 0) serving a few JSON routes.
+
+    Routes: ``/users/NAME`` (JSON user), ``/status/CODE`` (that status, JSON body),
+    ``/echo`` (echoes method and JSON body), ``/slow`` (answers after 3 s),
+    ``/big`` (2 MB of text). Every request is recorded in ``server.requests``.
+    """
+    stop = threading.Event()
+    httpd = _QuietServer(("127.0.0.1", 0), lambda *a: None)  # handler replaced just below
+    server = LocalServer(httpd, stop)
+    httpd.RequestHandlerClass = _make_handler(server)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    stop.set()
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)
