@@ -28,58 +28,64 @@ INPUT_SCHEMA = {"type": "object", "properties": {"a": {"type": "number"}}, "requ
 OUTPUT_SCHEMA = {"type": "object", "properties": {"y": {"type": "number"}}, "required": ["y"]}
 
 
-def median_us(fn, runs: int) -> float:
-    samples = []
+def samples_us(fn, runs: int, offset: int = 0) -> list[float]:
+    out = []
     for i in range(runs):
         start = time.perf_counter()
-        fn(i)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e6
+        fn(offset + i)
+        out.append((time.perf_counter() - start) * 1e6)
+    return out
 
 
-def bench_raw_single(runs: int) -> float:
-    from py_mini_racer import MiniRacer
+def bench_pair(runs: int, items: list, rounds: int) -> dict:
+    """Raw mini-racer and ratchet-jupyter measured alternately, so both see the same machine.
 
-    mr = MiniRacer()
-    mr.eval(f"var task = {CODE};")
-    mr.call("task", {"a": 0})
-    value = median_us(lambda i: mr.call("task", {"a": i}), runs)
-    mr.close()
-    return value
-
-
-def bench_raw_batch(items: list) -> float:
-    from py_mini_racer import MiniRacer
-
-    mr = MiniRacer()
-    mr.eval(f"var task = {CODE};")
-    mr.call("((xs) => xs.map(task))", items[:10])
-    start = time.perf_counter()
-    out = mr.call("((xs) => xs.map(task))", items)
-    elapsed = time.perf_counter() - start
-    assert len(out) == len(items)
-    mr.close()
-    return elapsed
-
-
-def bench_ours(runs: int, items: list) -> tuple[float, float, int]:
+    This machine's timing drifts by tens of percent from one second to the next;
+    interleaving rounds and taking medians over all of them keeps the ratio honest.
+    """
     import ratchet_jupyter as rj
+    from py_mini_racer import MiniRacer
     from traitlets.config import Config
 
+    mr = MiniRacer()
+    mr.eval(f"var task = {CODE};")
+    mapper = "((xs) => xs.map(task))"
     config = Config()
     config.ExecutionConfig.isolation = "process"
     runtime = rj.Runtime(config=config)
     task = rj.Task(name="bench", code=CODE, input_schema=INPUT_SCHEMA, output_schema=OUTPUT_SCHEMA)
-    for i in range(50):
+    for i in range(200):  # warm both
         runtime.run(task, {"a": i}).result()
-    single = median_us(lambda i: runtime.run(task, {"a": i}), runs)
-    runtime.map(task, items[:1000])
-    start = time.perf_counter()
-    executions = runtime.map(task, items)
-    elapsed = time.perf_counter() - start
-    ok = sum(e.ok for e in executions)
+        mr.call("task", {"a": i})
+    runtime.map(task, items[:2000])
+    mr.call(mapper, items[:2000])
+
+    raw_single: list[float] = []
+    ours_single: list[float] = []
+    raw_batch: list[float] = []
+    ours_batch: list[float] = []
+    ok = 0
+    per_round = max(1, runs // rounds)
+    for r in range(rounds):
+        raw_single += samples_us(lambda i: mr.call("task", {"a": i}), per_round, r * per_round)
+        ours_single += samples_us(lambda i: runtime.run(task, {"a": i}), per_round, r * per_round)
+        start = time.perf_counter()
+        out = mr.call(mapper, items)
+        raw_batch.append(time.perf_counter() - start)
+        assert len(out) == len(items)
+        start = time.perf_counter()
+        executions = runtime.map(task, items)
+        ours_batch.append(time.perf_counter() - start)
+        ok = sum(e.ok for e in executions)
     runtime.close()
-    return single, elapsed, ok
+    mr.close()
+    return {
+        "raw_single": statistics.median(raw_single),
+        "ours_single": statistics.median(ours_single),
+        "raw_batch": statistics.median(raw_batch),
+        "ours_batch": statistics.median(ours_batch),
+        "ok": ok,
+    }
 
 
 def bench_cold_start() -> float:
@@ -102,13 +108,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--runs", type=int, default=2000, help="single runs to time (default 2000)")
     parser.add_argument("--items", type=int, default=100_000, help="batch size (default 100000)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of raw and ours (default 5)")
     args = parser.parse_args(argv)
     items = [{"a": i} for i in range(args.items)]
-    raw_single = bench_raw_single(args.runs)
-    raw_batch = bench_raw_batch(items)
-    ours_single, ours_batch, ok = bench_ours(args.runs, items)
+    pair = bench_pair(args.runs, items, args.rounds)
+    raw_single, ours_single = pair["raw_single"], pair["ours_single"]
+    raw_batch, ours_batch, ok = pair["raw_batch"], pair["ours_batch"], pair["ok"]
     cold = bench_cold_start()
     figures = {
+        "rounds": args.rounds,
         "single_run_raw_us": round(raw_single, 1),
         "single_run_ours_us": round(ours_single, 1),
         "single_run_ratio": round(ours_single / raw_single, 3),

@@ -166,9 +166,9 @@ class Engine:
             return {"status": "error", "error": exc.error, "duration_ms": _ms(started)}
         except LimitExceeded as exc:
             return _limit_result(exc, started)
-        opts = dict(req["opts"])
         http: HttpSettings = req.get("http") or HttpSettings()
-        opts["maxRequests"] = http.max_requests
+        opts_text = _opts_text(req, http)
+        opts: dict[str, Any] | None = None  # parsed only if the task fetches
         fetched: list[dict[str, Any]] = []
         records: list[dict[str, Any]] = []
         head = f"__ratchet__.run({json.dumps(req['hash'])}, {req['input']}, "
@@ -177,7 +177,7 @@ class Engine:
             if left <= 0:
                 return _limit_result(LimitExceeded("timeout", req["timeout"]), started, records)
             try:
-                text = await self._eval(head + json.dumps(opts) + ")", left, req["memory"])
+                text = await self._eval(head + opts_text + ")", left, req["memory"])
             except LimitExceeded as exc:
                 exc.limit = req["timeout"] if exc.kind == "timeout" else exc.limit
                 return _limit_result(exc, started, records)
@@ -194,8 +194,10 @@ class Engine:
                     "duration_ms": _ms(started),
                 }
             fetched.append(outcome.for_task(env["f"]))
+            opts = opts if opts is not None else json.loads(opts_text)
             opts["fetched"] = fetched
             opts["tape"] = env["t"]
+            opts_text = json.dumps(opts)
         else:  # pragma: no cover - bounded by HttpConfig.max_requests well before this
             env = {"s": 0, "e": {"name": "Error", "message": "too many replay passes"}}
         result = envelope_to_result(env, source)
@@ -219,9 +221,8 @@ class Engine:
         except CompileFailure as exc:
             failed = {str(i): {"status": "error", "error": exc.error} for i in range(req["count"])}
             return "0|" + json.dumps({"o": [None] * req["count"], "x": failed})
-        opts = dict(req["opts"])
-        opts["maxRequests"] = (req.get("http") or HttpSettings()).max_requests
-        script = f"__ratchet__.map({json.dumps(req['hash'])}, {req['inputs']}, {json.dumps(opts)})"
+        opts_text = _opts_text(req, req.get("http") or HttpSettings())
+        script = f"__ratchet__.map({json.dumps(req['hash'])}, {req['inputs']}, {opts_text})"
         try:
             text = await self._eval(script, req["timeout"], req["memory"])
         except LimitExceeded:
@@ -252,10 +253,19 @@ class CompileFailure(Exception):
         self.error = error
 
 
+def _opts_text(req: dict[str, Any], http: HttpSettings) -> str:
+    """The prelude's options as JSON text (the pool may send them pre-encoded)."""
+    opts = req["opts"]
+    if isinstance(opts, str):
+        return opts[:-1] + f',"maxRequests":{http.max_requests}}}' if opts != "{}" else f'{{"maxRequests":{http.max_requests}}}'
+    return json.dumps(dict(opts, maxRequests=http.max_requests))
+
+
 def _item_request(req: dict[str, Any], item: Any, index: int) -> dict[str, Any]:
     single = dict(req)
     single["input"] = json.dumps(item)
-    single["opts"] = dict(req["opts"], itemIndex=index)
+    opts = json.loads(req["opts"]) if isinstance(req["opts"], str) else req["opts"]
+    single["opts"] = dict(opts, itemIndex=index)
     single["code"] = None
     return single
 

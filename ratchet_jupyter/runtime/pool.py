@@ -184,7 +184,7 @@ class WorkerPool:
         request_id = next(self._ids)
         code = payload.get("code") if isinstance(payload, dict) else None
         if code is not None and payload["hash"] in handle.known:
-            payload = dict(payload, code=None)
+            payload = dict(payload, code=None, checks=None)  # the worker has them already
         handle.conn.send((kind, request_id, payload))
         if isinstance(payload, dict) and "hash" in payload:
             handle.known.add(payload["hash"])

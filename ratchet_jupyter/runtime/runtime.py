@@ -205,6 +205,7 @@ class Runtime(LoggingConfigurable):
                 _tagged(task.validator("input", snap.strict), input, "input")
             payload = self._payload(task, timeout, mocks, det, execution.id)
             payload["input"] = _dumps(input, "input")
+            payload["opts"] = json.dumps(payload["opts"], separators=(",", ":"))
             result = self._call_with_retries(execution, payload)
             self._apply(task, execution, result, validate, progress)
         except ValidationError as exc:
