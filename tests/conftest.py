@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,8 +18,25 @@ from traitlets.config import Config
 import ratchet_jupyter as rj
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
 EXAMPLES = REPO_ROOT / "examples" / "tasks"
 EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "metadata.json").is_file())
+
+
+def subprocess_env() -> dict[str, str]:
+    """The environment for child interpreters: the repository root on PYTHONPATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def run_python(code: str, *args: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run a Python snippet in a fresh interpreter; return the completed process (text output)."""
+    return subprocess.run(
+        [sys.executable, *args, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=timeout, env=subprocess_env(), cwd=cwd or REPO_ROOT,
+    )
 
 
 def build_config(isolation: str = "process", worker_count: int = 2, **sections: dict[str, Any]) -> Config:
@@ -41,7 +62,7 @@ def runtime():
 
 @pytest.fixture(scope="session")
 def inline_runtime():
-    """A runtime running V8 inside the test process."""
+    """A runtime running V8 inside the test process, closed at the end of the session."""
     rt = rj.Runtime(config=build_config("inline", 1))
     yield rt
     rt.close()
@@ -49,14 +70,14 @@ def inline_runtime():
 
 @pytest.fixture
 def make_runtime():
-    """Factory for runtimes with their own configuration; all are closed after the test.
+    """Factory for process-isolation runtimes with their own configuration, closed after the test.
 
-    ``make_runtime(isolation="process", worker_count=1, ExecutionConfig={...}, HttpConfig={...})``
+    ``make_runtime(worker_count=1, ExecutionConfig={...}, HttpConfig={...})``
     """
     made: list[rj.Runtime] = []
 
-    def factory(isolation: str = "process", worker_count: int = 1, **sections: dict[str, Any]) -> rj.Runtime:
-        rt = rj.Runtime(config=build_config(isolation, worker_count, **sections))
+    def factory(worker_count: int = 1, **sections: dict[str, Any]) -> rj.Runtime:
+        rt = rj.Runtime(config=build_config("process", worker_count, **sections))
         made.append(rt)
         return rt
 
@@ -114,12 +135,12 @@ def make_task(tmp_path) -> Callable[..., Path]:
 class LocalServer:
     """What the ``http_server`` fixture yields: its base URL and the requests it saw."""
 
-    def __init__(self, httpd: ThreadingHTTPServer, stop: threading.Event) -> None:
-        self.httpd = httpd
-        self.stop = stop
+    def __init__(self) -> None:
+        self.stop = threading.Event()
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
-        host, port = httpd.server_address[:2]
+        self.httpd = _QuietServer(("127.0.0.1", 0), _make_handler(self))
+        host, port = self.httpd.server_address[:2]
         self.url = f"http://{host}:{port}"
 
     def paths(self) -> list[str]:
@@ -204,14 +225,11 @@ def http_server():
     ``/echo`` (echoes method and JSON body), ``/slow`` (answers after 3 s),
     ``/big`` (2 MB of text). Every request is recorded in ``server.requests``.
     """
-    stop = threading.Event()
-    httpd = _QuietServer(("127.0.0.1", 0), lambda *a: None)  # handler replaced just below
-    server = LocalServer(httpd, stop)
-    httpd.RequestHandlerClass = _make_handler(server)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    server = LocalServer()
+    thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
-    stop.set()
-    httpd.shutdown()
-    httpd.server_close()
+    server.stop.set()  # release a handler still sleeping in /slow
+    server.httpd.shutdown()
+    server.httpd.server_close()
     thread.join(5)

@@ -105,23 +105,29 @@ def check_schema(schema: Any, *, strict: bool = False, where: str = "schema") ->
 
 def _compile_fast(schema: Any) -> Validator:
     validate = fastjsonschema.compile(schema, use_default=False)
+    explain: list[Validator] = []
 
     def run(value: Any) -> None:
         try:
             validate(value)
         except fastjsonschema.JsonSchemaValueException as exc:
+            # The fast validator's path splits keys at dots; failures are rare, so let
+            # jsonschema name the place precisely.
+            if not explain:
+                explain.append(_compile_jsonschema(schema, default_draft7=True))
+            explain[0](value)
             name = exc.name or "data"
-            path = "$" + name[4:] if name.startswith("data") else json_path(exc.path[1:])
             message = exc.message[len(name):].strip() if exc.message.startswith(name) else exc.message
-            raise _failure(path, exc.rule, exc.value, message) from None
+            raise _failure(json_path(exc.path[1:] if exc.path else []), exc.rule, exc.value, message) from None
 
     return run
 
 
-def _compile_jsonschema(schema: Any) -> Validator:
+def _compile_jsonschema(schema: Any, default_draft7: bool = False) -> Validator:
     import jsonschema
 
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    default = jsonschema.Draft7Validator if default_draft7 else jsonschema.Draft202012Validator
+    cls = jsonschema.validators.validator_for(schema, default=default)
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
 
     def run(value: Any) -> None:

@@ -70,8 +70,13 @@ class InlineBackend(ExecutionBackend):
     """V8 in this process, driven from a private asyncio loop thread."""
 
     def __init__(self, grace: float) -> None:
+        from py_mini_racer import init_mini_racer
+
         from .engine import Engine
 
+        # V8 must be initialised on an ordinary thread before a context is made on the
+        # loop thread; otherwise a second context in this process crashes mini-racer.
+        init_mini_racer(ignore_duplicate_init=True)
         self.grace = grace
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="ratchet-inline", daemon=True)
@@ -107,3 +112,5 @@ class InlineBackend(ExecutionBackend):
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+            if not self._thread.is_alive():
+                self._loop.close()

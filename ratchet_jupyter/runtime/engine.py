@@ -18,13 +18,14 @@ import time
 from importlib import resources
 from typing import Any
 
-from py_mini_racer import JSEvalException, JSOOMException, JSParseException, JSPromise, MiniRacer
+from py_mini_racer import JSEvalException, JSOOMException, JSParseException, MiniRacer
 
 from .http import HttpSettings, perform
-from .protocol import envelope_to_result, parse_syntax_error, task_stack
+from .protocol import envelope_to_result, parse_syntax_error, syntax_message, task_stack
 
 _PRELUDE = resources.files(__package__).joinpath("prelude.js").read_text(encoding="utf-8")
 _MAX_PASSES = 200
+_PENDING = "\u0000pending"
 
 
 class LimitExceeded(Exception):
@@ -81,8 +82,11 @@ class Engine:
             # every call in a new task, a measurable cost at ~100 us per call.
             async with asyncio.timeout(timeout):
                 result = await self._mr.eval_cancelable(script)
-                if isinstance(result, JSPromise):
-                    result = await result
+                pause = 0.0
+                while result == _PENDING:  # an async task: collect it when it settles
+                    await asyncio.sleep(pause)
+                    pause = min(0.005, pause * 2 or 0.0002)
+                    result = await self._mr.eval_cancelable("__ratchet__.take()")
             return result
         except TimeoutError:
             await self.reset()
@@ -115,7 +119,7 @@ class Engine:
         if syntax is not None:
             raise CompileFailure({
                 "type": "SyntaxError",
-                "message": f"{source}:{syntax['line']}:{syntax['column']}: {syntax['message']}",
+                "message": syntax_message(source, syntax),
                 "details": syntax,
             })
         predicates = ", ".join(c or "null" for c in checks)
@@ -178,6 +182,8 @@ class Engine:
                 return _limit_result(LimitExceeded("timeout", req["timeout"]), started, records)
             try:
                 text = await self._eval(head + opts_text + ")", left, req["memory"])
+            except JSEvalException as exc:
+                return _engine_failure(exc, started, records)
             except LimitExceeded as exc:
                 exc.limit = req["timeout"] if exc.kind == "timeout" else exc.limit
                 return _limit_result(exc, started, records)
@@ -225,7 +231,7 @@ class Engine:
         script = f"__ratchet__.map({json.dumps(req['hash'])}, {req['inputs']}, {opts_text})"
         try:
             text = await self._eval(script, req["timeout"], req["memory"])
-        except LimitExceeded:
+        except (LimitExceeded, JSEvalException):
             return f"{_ms(started):.3f}|" + await self._map_one_by_one(req)
         if text[0] == "0":
             return f"{_ms(started):.3f}|" + text[1:]
@@ -268,6 +274,16 @@ def _item_request(req: dict[str, Any], item: Any, index: int) -> dict[str, Any]:
     single["opts"] = dict(opts, itemIndex=index)
     single["code"] = None
     return single
+
+
+def _engine_failure(exc: Exception, started: float, records: list) -> dict[str, Any]:
+    text = str(exc).strip().split("\n")[0]
+    return {
+        "status": "error",
+        "error": {"type": "JSRuntimeError", "message": text, "details": {"name": "Error", "stack": ""}},
+        "requests": records,
+        "duration_ms": _ms(started),
+    }
 
 
 def _ms(started: float) -> float:

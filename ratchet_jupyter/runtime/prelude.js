@@ -313,7 +313,44 @@
       "return __ratchet_value__;"
   );
 
+  // Serialising what a task returned can fail (BigInt, cycles): that is the task's
+  // error, reported as a DataError of its own execution.
+  function safeStringify(env) {
+    try {
+      return stringify(env);
+    } catch (e) {
+      return stringify({
+        s: 0,
+        e: { name: "DataError", message: "the task's output cannot be converted to JSON: " + String(e && e.message), stack: "" },
+        l: env.l,
+        p: env.p,
+        q: env.q,
+      });
+    }
+  }
+
+  // Async results are not handed to Python as promises: awaiting a promise from
+  // Python makes synchronous calls into the isolate, which cannot be interrupted
+  // if the task spins after an await. Instead a settled result waits here and
+  // Python collects it with take() (an ordinary, interruptible evaluation).
+  const PENDING_MARK = "\u0000pending";
+  let settled = null;
+  function deferred(promise, finish) {
+    settled = null;
+    promise.then(
+      (v) => { settled = finish(v); },
+      (e) => { settled = stringify({ s: 0, e: describeError(e) }); }
+    );
+    return PENDING_MARK;
+  }
+
   const api = {
+    take() {
+      if (settled === null) return PENDING_MARK;
+      const out = settled;
+      settled = null;
+      return out;
+    },
     compile(hash, code, sourceName, inputCheck, outputCheck) {
       const fn = evaluateTask(code + "\n//# sourceURL=" + sourceName);
       if (typeof fn !== "function") {
@@ -330,7 +367,7 @@
     },
     run(hash, input, opts) {
       const env = runOne(lookup(hash).fn, input, opts, makeContext(opts, null));
-      return env instanceof Promise ? env.then(stringify) : stringify(env);
+      return env instanceof Promise ? deferred(env, safeStringify) : safeStringify(env);
     },
     // Runs a chunk in order. Returns "<flag><json>": flag "1" when some item needs a
     // real fetch, so Python can pass the common case on without parsing it.
@@ -369,9 +406,26 @@
           if (env instanceof Promise) return env.then((e) => { store(index, e); return step(); });
           store(index, env);
         }
-        return (needs ? "1" : "0") + stringify({ o: outputs, x: extra });
+        return finish();
       };
-      return step();
+      const finish = () => {
+        try {
+          return (needs ? "1" : "0") + stringify({ o: outputs, x: extra });
+        } catch (e) {
+          // find the items whose output does not serialise; they fail alone
+          for (let k = 0; k < n; k++) {
+            const candidate = extra[k] !== undefined ? extra[k] : { s: 1, o: outputs[k] };
+            const text = safeStringify(candidate);
+            if (text.indexOf('"s":0') !== -1 && candidate.s === 1) {
+              outputs[k] = null;
+              extra[k] = JSON.parse(text);
+            }
+          }
+          return (needs ? "1" : "0") + stringify({ o: outputs, x: extra });
+        }
+      };
+      const result = step();
+      return result instanceof Promise ? deferred(result, (text) => text) : result;
     },
   };
   Object.defineProperty(global, "__ratchet__", { value: Object.freeze(api), writable: false, configurable: false, enumerable: false });

@@ -38,6 +38,14 @@ def parse_syntax_error(exc: Exception, line_offset: int = 1) -> dict[str, Any]:
     }
 
 
+def syntax_message(source: str, syntax: dict[str, Any]) -> str:
+    """``name/main.js:3:15: Unexpected token ';'`` (the type is said once, by the error)."""
+    text = syntax["message"]
+    for prefix in ("SyntaxError: ",):
+        text = text[len(prefix):] if text.startswith(prefix) else text
+    return f"{source}:{syntax['line']}:{syntax['column']}: {text}"
+
+
 def task_stack(stack: str, source: str) -> str:
     """Keep only the stack frames inside the task's own source."""
     if not stack:

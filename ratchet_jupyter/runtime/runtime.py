@@ -29,7 +29,7 @@ from ..core.task import Task
 from ..core.testcase import TestCase, TestReport, judge
 from .backends import ExecutionBackend, InlineBackend, ProcessBackend
 from .http import HttpSettings
-from .protocol import envelope_to_result, source_name
+from .protocol import envelope_to_result, source_name, syntax_message
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 _MAX_CHUNK = 2000
@@ -96,9 +96,9 @@ class Runtime(LoggingConfigurable):
         self._backend_lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
         for configurable in (self.execution, self.validation, self.retry, self.http):
-            configurable.observe(self._config_changed)
+            configurable.observe(self._on_config_change)
 
-    def _config_changed(self, change: Any) -> None:
+    def _on_config_change(self, change: Any) -> None:
         self._snapshot = None
 
     @property
@@ -406,7 +406,7 @@ class Runtime(LoggingConfigurable):
         syntax = self.backend.call("check", task.code, 15.0)
         if syntax is not None:
             raise TaskSyntaxError(
-                f"{source_name(task.name)}:{syntax['line']}:{syntax['column']}: {syntax['message']}",
+                syntax_message(source_name(task.name), syntax),
                 operation="validate",
                 task=task.name,
                 details=syntax,

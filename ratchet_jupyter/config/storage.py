@@ -1,0 +1,78 @@
+"""Where and how the execution history and the task store are kept."""
+
+from __future__ import annotations
+
+from traitlets import Bool, Float, Int, Unicode, validate
+from traitlets.config import Configurable
+
+from ..core.errors import ConfigError
+
+
+def default_history_path() -> str:
+    """``<jupyter data dir>/ratchet/history.duckdb``."""
+    import os
+
+    try:
+        from jupyter_core.paths import jupyter_data_dir
+
+        base = jupyter_data_dir()
+    except ImportError:  # pragma: no cover - jupyter_core is a dependency
+        base = os.path.join(os.path.expanduser("~"), ".local", "share", "jupyter")
+    return os.path.join(base, "ratchet", "history.duckdb")
+
+
+class StorageConfig(Configurable):
+    """The DuckDB history of executions and the store of tasks."""
+
+    path = Unicode(
+        "",
+        help="""DuckDB file holding the history and the task store. Empty: <jupyter data
+        dir>/ratchet/history.duckdb. ':memory:' keeps everything in this process only.""",
+    ).tag(config=True)
+
+    backend = Unicode(
+        "duckdb",
+        help="Storage backend: 'duckdb' (the file above) or 'memory' (this process only, for tests).",
+    ).tag(config=True)
+
+    record_history = Bool(True, help="Record every execution (single runs and every item of a map).").tag(config=True)
+
+    flush_interval = Float(
+        0.25,
+        help="""Seconds between hand-offs of recorded executions to the database. Executions are
+        buffered in memory until then; a process killed with kill -9 loses at most these.""",
+    ).tag(config=True)
+
+    lock_timeout = Float(
+        30.0,
+        help="""Seconds to wait for the history file when other processes (kernels, the server)
+        are using it, before a write is retried later or spooled.""",
+    ).tag(config=True)
+
+    write_attempts = Int(
+        3, help="Attempts to write a batch of executions before it is spooled to disk and retried later."
+    ).tag(config=True)
+
+    spool_dir = Unicode(
+        "",
+        help="Directory for executions that could not be written yet (default: <path>.spool).",
+    ).tag(config=True)
+
+    cache_ttl = Float(30.0, help="Seconds a repository read stays cached.").tag(config=True)
+    cache_size = Int(1024, help="Most entities a repository cache holds.").tag(config=True)
+
+    @validate("backend")
+    def _check_backend(self, proposal):
+        if proposal["value"] not in ("duckdb", "memory"):
+            raise ConfigError(f"StorageConfig.backend must be 'duckdb' or 'memory', got {proposal['value']!r}")
+        return proposal["value"]
+
+    @validate("flush_interval")
+    def _check_interval(self, proposal):
+        if proposal["value"] <= 0:
+            raise ConfigError(f"StorageConfig.flush_interval must be positive, got {proposal['value']}")
+        return proposal["value"]
+
+    def resolved_path(self) -> str:
+        """The history file's path (the default filled in)."""
+        return self.path or default_history_path()
