@@ -93,7 +93,8 @@ class WorkerPool:
         self.size = size
         self.startup_timeout = startup_timeout
         self._cpus = sorted(os.sched_getaffinity(0)) if pin and hasattr(os, "sched_getaffinity") else None
-        self._idle: queue.Queue[WorkerHandle] = queue.Queue()
+        # LIFO: the worker used last is used next, so its threads and caches are still warm
+        self._idle: queue.LifoQueue[WorkerHandle] = queue.LifoQueue()
         self._workers: dict[int, WorkerHandle] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count()
