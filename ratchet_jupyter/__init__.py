@@ -16,7 +16,43 @@ from .core.errors import (
 from .core.execution import Execution, ExecutionStatus
 from .core.task import Task, load_task
 from .core.testcase import TestCase, TestReport, TestResult
-from .runtime import Runtime, get_default_runtime, set_default_runtime
+from .runtime import Runtime, current_default_runtime, set_default_runtime
+
+
+def get_default_runtime() -> Runtime:
+    """The runtime ``Task.run``, ``task(...)``, ``task.map`` and ``task.test`` use.
+
+    The one set with :func:`set_default_runtime`, else the runtime of the
+    process-wide services (which records every execution in the history).
+    """
+    runtime = current_default_runtime()
+    if runtime is not None:
+        return runtime
+    from .services import get_services
+
+    return get_services().runtime
+
+
+def history(task: str | None = None, status: str | None = None, since=None, until=None, limit: int = 1000):
+    """Recorded executions, newest first, as a pandas DataFrame (see ``Storage.history``)."""
+    from .services import get_services
+
+    return get_services().history(task=task, status=status, since=since, until=until, limit=limit)
+
+
+def sql(text: str):
+    """Run read-only SQL over the history (tables ``executions`` and ``tasks``); return a DataFrame."""
+    from .services import get_services
+
+    return get_services().sql(text)
+
+
+def export_history(path: str, task: str | None = None, status: str | None = None) -> int:
+    """Write the history to a Parquet file; return the number of executions written."""
+    from .services import get_services
+
+    return get_services().export_history(path, task=task, status=status)
+
 
 _task_module.default_runner = get_default_runtime
 
@@ -24,6 +60,6 @@ __all__ = [
     "CancelledError", "ConfigError", "Execution", "ExecutionStatus", "FetchError", "JSRuntimeError",
     "MemoryLimitError", "PluginError", "RatchetError", "Runtime", "SchemaError", "StorageError", "Task",
     "TaskError", "TaskSyntaxError", "TestCase", "TestReport", "TestResult", "TimeoutError",
-    "ValidationError", "WorkerLostError", "__version__", "get_default_runtime", "load_task",
-    "set_default_runtime",
+    "ValidationError", "WorkerLostError", "__version__", "export_history", "get_default_runtime", "history",
+    "load_task", "set_default_runtime", "sql",
 ]

@@ -110,7 +110,7 @@ def test_listeners_receive_finished_executions(make_runtime):
     rt = make_runtime()
     seen = []
 
-    def broken_listener(executions):
+    def broken_listener(batch):
         raise RuntimeError("a listener failing must not break the run")
 
     rt.listeners = [seen.append, broken_listener]
@@ -120,8 +120,8 @@ def test_listeners_receive_finished_executions(make_runtime):
     batch = rt.map(task, [1, 2, 3])
 
     assert single.output == 2 and [e.output for e in batch] == [2, 3, 4]
-    assert seen[0] == [single]
-    assert seen[1] == batch
+    assert seen[0].executions == [single] and seen[0].task is task
+    assert seen[1].executions == batch and seen[1].batch_id
 
 
 def test_map_of_nothing_and_of_a_generator(runtime):
@@ -137,7 +137,7 @@ def test_map_items_keep_their_own_logs_and_progress(runtime):
     executions = runtime.map(task, list(range(6)), chunk_size=3)
 
     assert [e.output for e in executions] == list(range(6))
-    assert [[entry["message"] for entry in e.logs] for e in executions] == [[], ["odd 1 1"], [], ["odd 3 0"], [], ["odd 5 2"]]
+    assert [[entry["message"] for entry in e.logs] for e in executions] == [[], ["odd 1 1"], [], ["odd 3 3"], [], ["odd 5 5"]]
     assert [[p["progress"] for p in e.progress] for e in executions] == [[], [0.1], [], [0.3], [], [0.5]]
     assert len({e.id for e in executions}) == 6
 

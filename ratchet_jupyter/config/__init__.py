@@ -4,12 +4,13 @@ from .execution import ExecutionConfig
 from .http import HttpConfig
 from .loader import load_config, load_config_files, parse_config_args
 from .retry import RetryConfig
+from .storage import StorageConfig
 from .validation import ValidationConfig
 
 #: Every configurable class of the runtime (for help output and config generation).
-CONFIG_CLASSES = [ExecutionConfig, ValidationConfig, RetryConfig, HttpConfig]
+CONFIG_CLASSES = [ExecutionConfig, ValidationConfig, RetryConfig, HttpConfig, StorageConfig]
 
 __all__ = [
-    "CONFIG_CLASSES", "ExecutionConfig", "HttpConfig", "RetryConfig", "ValidationConfig",
+    "CONFIG_CLASSES", "ExecutionConfig", "HttpConfig", "RetryConfig", "StorageConfig", "ValidationConfig",
     "load_config", "load_config_files", "parse_config_args",
 ]

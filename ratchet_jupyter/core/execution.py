@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
 from .errors import RatchetError
 
@@ -172,3 +173,28 @@ class Execution:
             f"Execution({self.task_name}@{self.task_version} {self.status.value} "
             f"{self.duration_ms:.1f}ms {tail})"
         )
+
+
+@dataclass
+class BulkChunk:
+    """Successful batch items whose input and output JSON texts are already at hand.
+
+    The recorder hands these texts to the database as they are, instead of
+    encoding every item again: ``inputs_json`` is a JSON array, ``outputs_json``
+    an object whose ``"o"`` member is the array of outputs (what workers send),
+    ``positions`` the indices of these items in :attr:`ExecutionBatch.executions`.
+    """
+
+    positions: Sequence[int]
+    inputs_json: str
+    outputs_json: str
+
+
+@dataclass
+class ExecutionBatch:
+    """What the runtime tells its listeners (the recorder among them) after each run or map."""
+
+    task: Any
+    executions: list[Execution]
+    bulk: list[BulkChunk] = field(default_factory=list)
+    batch_id: str | None = None

@@ -270,8 +270,11 @@ def _opts_text(req: dict[str, Any], http: HttpSettings) -> str:
 def _item_request(req: dict[str, Any], item: Any, index: int) -> dict[str, Any]:
     single = dict(req)
     single["input"] = json.dumps(item)
-    opts = json.loads(req["opts"]) if isinstance(req["opts"], str) else req["opts"]
-    single["opts"] = dict(opts, itemIndex=index)
+    opts = dict(json.loads(req["opts"]) if isinstance(req["opts"], str) else req["opts"])
+    indices = opts.pop("indices", None)
+    # run() treats a single item as item 0 of a one-item chunk
+    opts["offset"] = indices[index] if indices else opts.pop("offset", 0) + index
+    single["opts"] = opts
     single["code"] = None
     return single
 

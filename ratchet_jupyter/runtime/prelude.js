@@ -285,6 +285,8 @@
   }
 
   function makeContext(opts, index) {
+    // a map item's index in the whole batch, not in its chunk
+    if (index !== null) index = opts.indices ? opts.indices[index] : (opts.offset || 0) + index;
     return Object.freeze({
       taskName: opts.taskName,
       taskVersion: opts.taskVersion,
@@ -366,7 +368,7 @@
       return tasks.has(hash);
     },
     run(hash, input, opts) {
-      const env = runOne(lookup(hash).fn, input, opts, makeContext(opts, null));
+      const env = runOne(lookup(hash).fn, input, opts, makeContext(opts, opts.offset === undefined ? null : 0));
       return env instanceof Promise ? deferred(env, safeStringify) : safeStringify(env);
     },
     // Runs a chunk in order. Returns "<flag><json>": flag "1" when some item needs a

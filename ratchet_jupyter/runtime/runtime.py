@@ -24,7 +24,7 @@ from ..config import ExecutionConfig, HttpConfig, RetryConfig, ValidationConfig
 from ..core.errors import (
     RatchetError, TaskSyntaxError, TimeoutError, ValidationError, WorkerLostError, error_from_dict,
 )
-from ..core.execution import Execution, ExecutionStatus
+from ..core.execution import BulkChunk, Execution, ExecutionBatch, ExecutionStatus
 from ..core.task import Task
 from ..core.testcase import TestCase, TestReport, judge
 from .backends import ExecutionBackend, InlineBackend, ProcessBackend
@@ -84,7 +84,7 @@ class Runtime(LoggingConfigurable):
     validation = Instance(ValidationConfig)
     retry = Instance(RetryConfig)
     http = Instance(HttpConfig)
-    listeners = List(help="Callables given each list of finished executions (storage hooks in here).")
+    listeners = List(help="Callables given an ExecutionBatch after every run and map (the recorder hooks in here).")
 
     def __init__(self, config: Config | None = None, **kwargs: Any) -> None:
         super().__init__(config=config or Config(), **kwargs)
@@ -171,10 +171,10 @@ class Runtime(LoggingConfigurable):
             return self.settings.retry_timeouts
         return error.retryable
 
-    def _notify(self, executions: list[Execution]) -> None:
+    def _notify(self, batch: ExecutionBatch) -> None:
         for listener in list(self.listeners):
             try:
-                listener(executions)
+                listener(batch)
             except Exception:  # noqa: BLE001 - a listener must not break a run
                 self.log.exception("execution listener %r failed", listener)
 
@@ -215,7 +215,7 @@ class Runtime(LoggingConfigurable):
             exc.task = exc.task or task.name
             self._fail(execution, exc)
         execution.duration_ms = (time.perf_counter() - started) * 1000
-        self._notify([execution])
+        self._notify(ExecutionBatch(task, [execution]))
         return execution
 
     def _call_with_retries(self, execution: Execution, payload: dict[str, Any]) -> dict[str, Any]:
@@ -317,11 +317,14 @@ class Runtime(LoggingConfigurable):
             indices = runnable[start : start + size]
             members[key] = indices
             payload = dict(base, count=len(indices))
+            contiguous = indices[-1] - indices[0] == len(indices) - 1
+            payload["opts"] = dict(base["opts"], **({"offset": indices[0]} if contiguous else {"indices": indices}))
             payload["inputs"] = _dumps([items[i] for i in indices], "input")
             chunks.append((key, payload))
         out_validator = task.validator("output", strict) if check_out and not out_check_js else None
         attempts: dict[int, int] = {}
         done = [total - len(runnable)]
+        bulk: list[BulkChunk] = []
         source = base["source"]
 
         def on_result(key: int, result: Any) -> None:
@@ -345,6 +348,7 @@ class Runtime(LoggingConfigurable):
                     )
                     for index, execution in zip(indices, built):
                         executions[index] = execution
+                    bulk.append(BulkChunk(indices, chunks[key][1]["inputs"], body))
                     indices = []
                 for position, index in enumerate(indices):
                     execution = make(index)
@@ -392,7 +396,7 @@ class Runtime(LoggingConfigurable):
                     gc.enable()
         finished = [e for e in executions if e is not None]
         assert len(finished) == total
-        self._notify(finished)
+        self._notify(ExecutionBatch(task, finished, bulk, batch))
         return finished
 
     # -- checks and tests ------------------------------------------------------------------------
@@ -459,23 +463,18 @@ class _Snapshot:
 
 
 _default: Runtime | None = None
-_default_lock = threading.Lock()
 
 
-def get_default_runtime() -> Runtime:
-    """The process-wide runtime ``Task.run`` uses, configured from config files."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                from ..config import load_config
-
-                _default = Runtime(config=load_config())
+def current_default_runtime() -> Runtime | None:
+    """The runtime set with :func:`set_default_runtime`, if any."""
     return _default
 
 
 def set_default_runtime(runtime: Runtime | None) -> Runtime | None:
-    """Replace the process-wide runtime (closing nothing); return the previous one."""
+    """Make ``runtime`` the one ``Task.run`` uses (closing nothing); return the previous one.
+
+    ``None`` goes back to the runtime of the process-wide services.
+    """
     global _default
     previous, _default = _default, runtime
     return previous

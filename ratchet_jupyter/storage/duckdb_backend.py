@@ -1,0 +1,356 @@
+"""The DuckDB storage backend, shared safely by every kernel and server of one person.
+
+Why short, locked sessions
+--------------------------
+DuckDB lets one process at a time open a file for writing, and while it holds
+the file no other process can open it at all, not even read-only. A person
+commonly has two or three kernels and the Jupyter server on one history, so no
+process may keep the file open. Every access is therefore a short session:
+
+* a sidecar lock file (``<history>.lock``) is taken with ``flock``: shared by
+  readers, exclusive by writers, waited for with bounded back-off;
+* the DuckDB file is opened (read-only for reads), used and closed again
+  (about 20 ms), and the lock released.
+
+Readers never meet a writer inside the file, so DuckDB's own "could not set
+lock" error cannot reach a user (it is still retried, should a foreign process
+hold the file). Writes are made rare and large rather than frequent and small:
+the recorder buffers executions in memory and hands them off in one
+transaction per flush, so a reader sees a whole batch or none of it. A process
+killed with ``kill -9`` loses only what it had not handed off; one killed
+inside a write leaves DuckDB's write-ahead log, which the next open replays,
+and ``flock`` locks die with their process, so nobody waits on a dead holder.
+
+Alternatives considered: a single owner process that others hand rows to
+(needs a daemon whose life outlives every kernel, and a protocol); append-only
+per-process segment files combined by readers (every query pays for the
+merge, and compaction needs a lock anyway). Short sessions keep one file, plain
+SQL over it, and no extra process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import random
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import duckdb
+
+from ..core.errors import StorageError
+from ..core.execution import BulkChunk
+from .backends import StorageBackend
+from .entities import EXECUTIONS, EntitySpec, dumps
+from .migrations import SCHEMA_VERSION, check_version, current_version, migrate
+from .query import Query
+
+_SQL_OPS = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_READ_ONLY_TYPES = {"SELECT", "EXPLAIN", "PRAGMA"}
+_process_locks: dict[str, threading.RLock] = {}
+_process_locks_guard = threading.Lock()
+
+
+def _thread_lock(path: str) -> threading.RLock:
+    # DuckDB keeps one database instance per file per process: every session of
+    # this process on one file goes through one lock.
+    with _process_locks_guard:
+        return _process_locks.setdefault(path, threading.RLock())
+
+
+class DuckDBBackend(StorageBackend):
+    """Rows in one DuckDB file (or ``:memory:``), opened for short, locked sessions.
+
+    Parameters
+    ----------
+    path
+        The database file (created with its directory), or ``":memory:"``.
+    lock_timeout
+        Seconds to wait for other processes before giving up with a StorageError.
+    """
+
+    name = "duckdb"
+
+    def __init__(self, path: str, lock_timeout: float = 30.0) -> None:
+        self.path = path
+        self.lock_timeout = lock_timeout
+        self.memory = path == ":memory:"
+        self._memory_con: duckdb.DuckDBPyConnection | None = None
+        self._migrated = False
+        if self.memory:
+            self._memory_con = duckdb.connect(":memory:")
+            migrate(self._memory_con, ":memory:")
+            self._migrated = True
+            self._lock = threading.RLock()
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _thread_lock(str(Path(path).resolve()))
+            self._lock_path = path + ".lock"
+
+    # -- sessions --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def session(self, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for the duration of a ``with`` block, under the file lock."""
+        with self._lock:
+            if self.memory:
+                assert self._memory_con is not None
+                yield self._memory_con
+                return
+            if not self._migrated:
+                self._ensure_schema()
+            with self._file_lock(write):
+                con = self._connect(read_only=not write)
+                try:
+                    yield con
+                finally:
+                    con.close()
+
+    @contextlib.contextmanager
+    def _file_lock(self, exclusive: bool) -> Iterator[None]:
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+            deadline = time.monotonic() + self.lock_timeout
+            pause = 0.002
+            while True:
+                try:
+                    fcntl.flock(fd, mode)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StorageError(
+                            f"{self.path} stayed busy for {self.lock_timeout:g}s (other processes are using it)",
+                            operation="lock history",
+                        ) from None
+                    time.sleep(pause * (0.5 + random.random()))
+                    pause = min(0.1, pause * 2)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout
+        pause = 0.01
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=read_only)
+            except duckdb.IOException as exc:
+                # another program (not one of ours) holds the file: wait for it
+                if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                    raise StorageError(f"cannot open {self.path}: {exc}", operation="open history") from None
+                time.sleep(pause)
+                pause = min(0.2, pause * 2)
+            except duckdb.Error as exc:
+                raise StorageError(f"cannot open {self.path}: {exc}", operation="open history") from None
+
+    def _ensure_schema(self) -> None:
+        exists = Path(self.path).exists()
+        if exists:
+            with self._file_lock(False):
+                con = self._connect(read_only=True)
+                try:
+                    version = current_version(con)
+                finally:
+                    con.close()
+            check_version(version, self.path)
+            if version == SCHEMA_VERSION:
+                self._migrated = True
+                return
+        with self._file_lock(True):
+            con = self._connect(read_only=False)
+            try:
+                migrate(con, self.path)
+            finally:
+                con.close()
+        self._migrated = True
+
+    # -- SQL building ------------------------------------------------------------------------
+    @staticmethod
+    def _where(spec: EntitySpec, query: Query) -> tuple[str, list[Any]]:
+        unknown = query.fields() - set(spec.columns)
+        if unknown:
+            raise StorageError(f"{spec.table} has no column(s) {', '.join(sorted(unknown))}")
+        clauses, params = [], []
+        for f in query.filters:
+            column = f'"{f.field}"'
+            if spec.columns[f.field] == "json" and f.op not in ("is_null",):
+                column = f"CAST({column} AS VARCHAR)"
+            if f.op in _SQL_OPS:
+                clauses.append(f"{column} {_SQL_OPS[f.op]} ?")
+                params.append(f.value)
+            elif f.op == "in":
+                values = list(f.value)
+                if not values:
+                    clauses.append("false")
+                else:
+                    clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                    params.extend(values)
+            elif f.op == "contains":
+                clauses.append(f"contains(CAST({column} AS VARCHAR), ?)")
+                params.append(str(f.value))
+            elif f.op == "startswith":
+                clauses.append(f"starts_with(CAST({column} AS VARCHAR), ?)")
+                params.append(str(f.value))
+            elif f.op == "is_null":
+                clauses.append(f"{column} IS {'' if f.value in (None, True) else 'NOT '}NULL")
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    @staticmethod
+    def _decode(spec: EntitySpec, names: list[str], values: tuple) -> dict[str, Any]:
+        import json
+
+        row = {}
+        for name, value in zip(names, values):
+            if spec.columns.get(name) == "json" and isinstance(value, str):
+                value = json.loads(value)
+            row[name] = value
+        return row
+
+    @staticmethod
+    def _encode(spec: EntitySpec, row: dict[str, Any]) -> list[Any]:
+        out = []
+        for name, kind in spec.columns.items():
+            value = row.get(name)
+            out.append(dumps(value) if kind == "json" else value)
+        return out
+
+    # -- StorageBackend -------------------------------------------------------------------------
+    def select(self, spec, query, limit=None, offset=0):
+        where, params = self._where(spec, query)
+        sql = f"SELECT * FROM {spec.table}{where}"
+        if query.sort:
+            sql += f' ORDER BY "{query.sort}" {"DESC" if query.descending else "ASC"} NULLS LAST'
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        if offset:
+            sql += f" OFFSET {int(offset)}"
+        with self.session(write=False) as con:
+            cursor = con.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [self._decode(spec, names, values) for values in cursor.fetchall()]
+
+    def count(self, spec, query):
+        where, params = self._where(spec, query)
+        with self.session(write=False) as con:
+            return int(con.execute(f"SELECT count(*) FROM {spec.table}{where}", params).fetchone()[0])
+
+    def insert(self, spec, rows):
+        if not rows:
+            return
+        columns = ", ".join(f'"{c}"' for c in spec.columns)
+        marks = ", ".join("?" for _ in spec.columns)
+        with self.session(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.executemany(f"INSERT INTO {spec.table} ({columns}) VALUES ({marks})", [self._encode(spec, r) for r in rows])
+                con.execute("COMMIT")
+            except duckdb.ConstraintException as exc:
+                con.execute("ROLLBACK")
+                raise StorageError(f"{spec.table}: {exc}", operation="insert") from None
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+
+    def update(self, spec, key, values):
+        row = dict(values)
+        columns = [c for c in spec.columns if c != spec.key and c in row]
+        assignments = ", ".join(f'"{c}" = ?' for c in columns)
+        params = [dumps(row[c]) if spec.columns[c] == "json" else row[c] for c in columns] + [key]
+        with self.session(write=True) as con:
+            found = con.execute(f'SELECT count(*) FROM {spec.table} WHERE "{spec.key}" = ?', [key]).fetchone()[0]
+            if not found:
+                return False
+            con.execute(f'UPDATE {spec.table} SET {assignments} WHERE "{spec.key}" = ?', params)
+            return True
+
+    def delete(self, spec, key):
+        with self.session(write=True) as con:
+            found = con.execute(f'SELECT count(*) FROM {spec.table} WHERE "{spec.key}" = ?', [key]).fetchone()[0]
+            con.execute(f'DELETE FROM {spec.table} WHERE "{spec.key}" = ?', [key])
+            return bool(found)
+
+    def append_executions(self, rows, bulk):
+        if not rows and not bulk:
+            return
+        columns = list(EXECUTIONS.columns)
+        column_list = ", ".join(f'"{c}"' for c in columns)
+        with self.session(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if rows:
+                    marks = ", ".join("?" for _ in columns)
+                    con.executemany(
+                        f"INSERT INTO executions ({column_list}) VALUES ({marks})",
+                        [self._encode(EXECUTIONS, r) for r in rows],
+                    )
+                for shared, chunk, ids in bulk:
+                    self._insert_chunk(con, columns, column_list, shared, chunk, ids)
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _insert_chunk(con: Any, columns: list[str], column_list: str, shared: dict, chunk: BulkChunk, ids: Sequence[str]) -> None:
+        # DuckDB splits the JSON arrays itself: no per-item work in Python.
+        select, params = [], []
+        for name in columns:
+            if name == "id":
+                select.append("u.id")
+            elif name == "input":
+                select.append("u.input")
+            elif name == "output":
+                select.append("u.output")
+            else:
+                value = shared.get(name)
+                if EXECUTIONS.columns[name] == "json":
+                    value = dumps(value)
+                elif isinstance(value, datetime):
+                    value = value.isoformat()
+                select.append("?")
+                params.append(value)
+        sql = (
+            f"INSERT INTO executions ({column_list}) SELECT {', '.join(select)} FROM ("
+            "SELECT unnest(?::VARCHAR[]) AS id, unnest(from_json(?, '[\"JSON\"]')) AS input, "
+            "unnest(from_json(?, '{\"o\": [\"JSON\"]}').o) AS output) AS u"
+        )
+        con.execute(sql, params + [list(ids), chunk.inputs_json, chunk.outputs_json])
+
+    def sql(self, text: str) -> Any:
+        with self.session(write=False) as con:
+            try:
+                statements = con.extract_statements(text)
+            except duckdb.Error as exc:
+                raise StorageError(f"SQL does not parse: {exc}", operation="sql") from None
+            kinds = {s.type.name for s in statements}
+            if not statements or not kinds <= _READ_ONLY_TYPES:
+                raise StorageError(
+                    f"only read-only queries (SELECT, WITH, DESCRIBE, EXPLAIN) are allowed, got {', '.join(sorted(kinds)) or 'nothing'}",
+                    operation="sql",
+                )
+            try:
+                return con.execute(text).df()
+            except duckdb.Error as exc:
+                raise StorageError(f"SQL failed: {exc}", operation="sql") from None
+
+    def export_parquet(self, path: str, query: Query | None = None) -> int:
+        where, params = self._where(EXECUTIONS, query or Query())
+        target = str(Path(path).resolve())
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        with self.session(write=False) as con:
+            count = con.execute(f"SELECT count(*) FROM executions{where}", params).fetchone()[0]
+            quoted = target.replace("'", "''")
+            con.execute(f"COPY (SELECT * FROM executions{where} ORDER BY started_at) TO '{quoted}' (FORMAT parquet)", params)
+        return int(count)
+
+    def close(self) -> None:
+        if self._memory_con is not None:
+            self._memory_con.close()
+            self._memory_con = None
