@@ -51,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--from-fs", required=True, metavar="PATH", help="task directory or .zip")
     test.add_argument("--verbose", "-v", action="store_true", help="show every difference of a failed case")
 
+    hist = sub.add_parser("history", help="recorded executions, newest first", epilog=_CONFIG_HELP)
+    hist.add_argument("--task", metavar="NAME", help="only this task")
+    hist.add_argument("--status", choices=["success", "failed", "timeout", "cancelled"], help="only this status")
+    hist.add_argument("--since", metavar="TIME", help="only executions started at or after TIME (ISO 8601)")
+    hist.add_argument("--limit", type=int, default=20, metavar="N", help="at most N rows (default 20)")
+    hist.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format")
+
+    sql = sub.add_parser("sql", help="run read-only SQL over the history (tables executions, tasks)", epilog=_CONFIG_HELP)
+    sql.add_argument("query", nargs="+", help="the SQL (quote it)")
+    sql.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format")
+
     gen = sub.add_parser("generate", help="create new things (ratchet generate task ...)")
     gen_sub = gen.add_subparsers(dest="what", parser_class=_Parser, metavar="WHAT", required=True)
     gen_task = gen_sub.add_parser("task", help="create a new task directory")
@@ -73,17 +84,58 @@ def _read_input(args: argparse.Namespace) -> Any:
         raise RatchetError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
 
 
+class _services:
+    """The services for one command, closed (history written) when it ends."""
+
+    def __init__(self, config_args: Sequence[str]) -> None:
+        self.config_args = config_args
+
+    def __enter__(self) -> Any:
+        from .services import Services
+
+        self.services = Services(config=load_config(self.config_args))
+        return self.services
+
+    def __exit__(self, *exc: Any) -> None:
+        self.services.close()
+
+
 def _runtime(config_args: Sequence[str]) -> Any:
     from .runtime import Runtime
 
     return Runtime(config=load_config(config_args))
 
 
+def _as_text(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return value
+
+
+def _print_frame(frame: Any, fmt: str) -> None:
+    if fmt != "json":
+        frame = frame.copy()
+        for column in frame.columns:
+            if frame[column].dtype == object:
+                frame[column] = frame[column].map(_as_text)
+        frame = frame.astype(object).where(frame.notna(), "")
+    if fmt == "json":
+        print(frame.to_json(orient="records", date_format="iso", default_handler=str))
+    elif fmt == "csv":
+        print(frame.to_csv(index=False), end="")
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
+                               "display.max_colwidth", 40):
+            print(frame.to_string(index=False) if len(frame) else "(no rows)")
+
+
 def cmd_run_once(args: argparse.Namespace, config_args: Sequence[str]) -> int:
     task = load_task(args.from_fs)
     payload = _read_input(args)
-    with _runtime(config_args) as runtime:
-        execution = runtime.run(task, payload, timeout=args.timeout)
+    with _services(config_args) as services:
+        execution = services.runtime.run(task, payload, timeout=args.timeout)
     if args.logs:
         for entry in execution.logs:
             print(f"[{entry['level']}] {entry['message']}", file=sys.stderr)
@@ -102,8 +154,8 @@ def cmd_validate(args: argparse.Namespace, config_args: Sequence[str]) -> int:
 
 def cmd_test(args: argparse.Namespace, config_args: Sequence[str]) -> int:
     task = load_task(args.from_fs)
-    with _runtime(config_args) as runtime:
-        report = runtime.test(task)
+    with _services(config_args) as services:
+        report = services.runtime.test(task)
     for result in report:
         print(result.summary())
         shown = result.failures if args.verbose else result.failures[1:6]
@@ -111,6 +163,23 @@ def cmd_test(args: argparse.Namespace, config_args: Sequence[str]) -> int:
             print(f"    {line}")
     print(report.summary_line())
     return 0 if report.ok else 1
+
+
+def cmd_history(args: argparse.Namespace, config_args: Sequence[str]) -> int:
+    if args.limit < 1:
+        raise RatchetError(f"--limit must be at least 1, got {args.limit}")
+    with _services(config_args) as services:
+        frame = services.history(task=args.task, status=args.status, since=args.since, limit=args.limit)
+    columns = ["started_at", "task_name", "task_version", "status", "duration_ms", "error_type", "error_message", "input", "output", "id"]
+    _print_frame(frame[columns] if args.format == "table" else frame, args.format)
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace, config_args: Sequence[str]) -> int:
+    with _services(config_args) as services:
+        frame = services.sql(" ".join(args.query))
+    _print_frame(frame, args.format)
+    return 0
 
 
 def cmd_generate(args: argparse.Namespace, config_args: Sequence[str]) -> int:
@@ -138,7 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.help_config:
         print(_config_help())
         return 0
-    commands = {"run-once": cmd_run_once, "validate": cmd_validate, "test": cmd_test, "generate": cmd_generate}
+    commands = {
+        "run-once": cmd_run_once, "validate": cmd_validate, "test": cmd_test, "history": cmd_history,
+        "sql": cmd_sql, "generate": cmd_generate,
+    }
     if args.command is None:
         parser.print_help()
         return 2

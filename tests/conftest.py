@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,11 @@ from traitlets.config import Config
 import ratchet_jupyter as rj
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Every history the suite writes (including the CLI's, in subprocesses that inherit
+# this environment) goes to a throw-away data directory, never the user's own.
+_DATA_DIR = tempfile.TemporaryDirectory(prefix="ratchet-test-data-")
+os.environ["JUPYTER_DATA_DIR"] = _DATA_DIR.name
 
 
 EXAMPLES = REPO_ROOT / "examples" / "tasks"
