@@ -105,6 +105,9 @@ class DuckDBBackend(StorageBackend):
             with self._file_lock(write):
                 con = self._connect(read_only=not write)
                 try:
+                    if write:
+                        # recording runs beside the workers: leave them the other cores
+                        con.execute("SET threads = 1")
                     yield con
                 finally:
                     con.close()
