@@ -23,7 +23,8 @@ class ExecutionBackend:
     request is lost.
     """
 
-    def call(self, kind: str, payload: Any, limit: float) -> Any:  # pragma: no cover - abstract
+    def call(self, kind: str, payload: Any, limit: float, on_progress: Any = None) -> Any:  # pragma: no cover
+        """Answer one request; progress events of a ``run`` go to ``on_progress`` as they happen."""
         raise NotImplementedError
 
     def run_chunks(
@@ -56,8 +57,8 @@ class ProcessBackend(ExecutionBackend):
         self.pool = WorkerPool(size, pin=pin, startup_timeout=startup_timeout)
         self.grace = grace
 
-    def call(self, kind: str, payload: Any, limit: float) -> Any:
-        return self.pool.call(kind, payload, limit, self.grace)
+    def call(self, kind: str, payload: Any, limit: float, on_progress: Any = None) -> Any:
+        return self.pool.call(kind, payload, limit, self.grace, on_progress)
 
     def run_chunks(self, chunks, limit, on_result, on_lost) -> None:
         self.pool.run_chunks(chunks, limit, on_result, on_lost, self.grace)
@@ -85,7 +86,11 @@ class InlineBackend(ExecutionBackend):
         asyncio.run_coroutine_threadsafe(self.engine.start(), self._loop).result(60)
         self._lock = threading.Lock()
 
-    def call(self, kind: str, payload: Any, limit: float) -> Any:
+    def call(self, kind: str, payload: Any, limit: float, on_progress: Any = None) -> Any:
+        if kind == "run" and on_progress is not None:
+            with self._lock:
+                future = asyncio.run_coroutine_threadsafe(self.engine.run(payload, on_progress), self._loop)
+                return self._wait(future, limit)
         handlers = {
             "run": self.engine.run,
             "map": self.engine.map,
@@ -94,11 +99,14 @@ class InlineBackend(ExecutionBackend):
         }
         with self._lock:  # one context: one execution at a time
             future = asyncio.run_coroutine_threadsafe(handlers[kind](payload), self._loop)
-            try:
-                return future.result(limit + self.grace)
-            except TimeoutError:
-                future.cancel()
-                raise WorkerLostError("the inline engine stopped answering", operation="execute") from None
+            return self._wait(future, limit)
+
+    def _wait(self, future: Any, limit: float) -> Any:
+        try:
+            return future.result(limit + self.grace)
+        except TimeoutError:
+            future.cancel()
+            raise WorkerLostError("the inline engine stopped answering", operation="execute") from None
 
     def close(self) -> None:
         if self._loop.is_closed():

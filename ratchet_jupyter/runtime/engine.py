@@ -52,8 +52,40 @@ class Engine:
         """Create the context and install the prelude (call from inside the running loop)."""
         self._mr = MiniRacer()
         await self._mr.eval_cancelable(_PRELUDE)
+        self._progress = await self._mr.eval_cancelable("__ratchet__.progressBuffer")
         self._compiled.clear()
         self._memory_limit = 0
+
+    def read_progress(self) -> dict[str, Any] | None:
+        """The latest progress event the running task published, or None (no torn reads)."""
+        view = getattr(self, "_progress", None)
+        if view is None:
+            return None
+        head = view[0:8].cast("i")
+        seq = head[0]
+        if seq == 0 or seq % 2:
+            return None
+        length = head[1]
+        raw = bytes(view[8 : 8 + 2 * length])
+        if view[0:8].cast("i")[0] != seq:
+            return None
+        try:
+            event = json.loads(raw.decode("utf-16-le"))
+        except (UnicodeDecodeError, ValueError):
+            return None
+        event["seq"] = seq
+        return event
+
+    async def watch_progress(self, deliver: Any, interval: float = 0.1) -> None:
+        """Hand each new progress event to ``deliver`` until cancelled (runs beside an execution)."""
+        last = self.read_progress()
+        last_seq = last["seq"] if last else 0
+        while True:
+            await asyncio.sleep(interval)
+            event = self.read_progress()
+            if event is not None and event["seq"] != last_seq:
+                last_seq = event.pop("seq")
+                deliver(event)
 
     async def reset(self) -> None:
         """Throw the context away and build a fresh one (after a limit was hit)."""
@@ -153,7 +185,17 @@ class Engine:
         return None
 
     # -- running ---------------------------------------------------------------------------
-    async def run(self, req: dict[str, Any]) -> dict[str, Any]:
+    async def run(self, req: dict[str, Any], on_progress: Any = None) -> dict[str, Any]:
+        """Run one execution; with ``on_progress``, progress events are also handed over live."""
+        if on_progress is None:
+            return await self._run(req)
+        watcher = asyncio.ensure_future(self.watch_progress(on_progress))
+        try:
+            return await self._run(req)
+        finally:
+            watcher.cancel()
+
+    async def _run(self, req: dict[str, Any]) -> dict[str, Any]:
         """Run one execution, performing the task's fetches between replay passes.
 
         ``req`` holds ``hash``, ``code`` (or None when already sent), ``source``,

@@ -191,10 +191,11 @@ class WorkerPool:
             handle.known.add(payload["hash"])
         return request_id
 
-    def call(self, kind: str, payload: Any, limit: float, grace: float = 2.0) -> Any:
+    def call(self, kind: str, payload: Any, limit: float, grace: float = 2.0, on_progress: Any = None) -> Any:
         """Send one request to an idle worker and wait for its answer.
 
-        Raises :class:`WorkerLostError` if the worker dies, or stops answering for
+        Progress events the worker sends meanwhile go to ``on_progress``. Raises
+        :class:`WorkerLostError` if the worker dies, or stops answering for
         ``limit + grace`` seconds (it is then killed and replaced).
         """
         handle = self.acquire()
@@ -203,9 +204,13 @@ class WorkerPool:
             deadline = time.monotonic() + limit + grace
             while True:
                 if handle.wait(deadline - time.monotonic()):
-                    _, result = handle.conn.recv()  # EOFError here: the worker died
+                    message = handle.conn.recv()  # EOFError here: the worker died
+                    if len(message) == 3:  # ("progress", request id, event)
+                        if on_progress is not None:
+                            on_progress(message[2])
+                        continue
                     self.release(handle)
-                    return result
+                    return message[1]
                 if time.monotonic() < deadline:
                     continue
                 self._replace(handle)

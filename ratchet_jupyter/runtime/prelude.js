@@ -140,15 +140,38 @@
     warn: logger("warn"),
     error: logger("error"),
   };
+  // The latest progress event is also written to shared memory, which the worker
+  // reads while the task is still running (V8 cannot call out to Python on its
+  // own). A sequence number, odd while writing, lets the reader skip torn reads.
+  const PROGRESS_BYTES = 16384;
+  const progressBuffer = new SharedArrayBuffer(PROGRESS_BYTES);
+  const progressHead = new Int32Array(progressBuffer, 0, 2);
+  const progressText = new Uint16Array(progressBuffer, 8, (PROGRESS_BYTES - 8) / 2);
+
+  function publishProgress(event) {
+    let text = stringify(event);
+    if (text.length > progressText.length) text = stringify({ progress: event.progress, step: null, message: null, index: event.index, time_ms: event.time_ms });
+    Atomics.add(progressHead, 0, 1);
+    for (let i = 0; i < text.length; i++) progressText[i] = text.charCodeAt(i);
+    progressHead[1] = text.length;
+    Atomics.add(progressHead, 0, 1);
+  }
+
   function reportProgress(update) {
     if (cur === null) return;
     const u = typeof update === "number" ? { progress: update } : update || {};
-    cur.progress.push({
+    const event = {
       progress: typeof u.progress === "number" ? u.progress : null,
       step: u.step === undefined ? null : u.step,
       message: u.message === undefined ? null : String(u.message),
       time_ms: originalNow() - cur.start,
-    });
+    };
+    cur.progress.push(event);
+    try {
+      publishProgress(Object.assign({ index: cur.progress.length - 1 }, event));
+    } catch (e) {
+      /* a step that cannot be serialised still counts in the execution's list */
+    }
   }
   global.reportProgress = reportProgress;
   global.global = global;
@@ -347,6 +370,7 @@
   }
 
   const api = {
+    progressBuffer: progressBuffer,
     take() {
       if (settled === null) return PENDING_MARK;
       const out = settled;

@@ -206,8 +206,12 @@ class Runtime(LoggingConfigurable):
             payload = self._payload(task, timeout, mocks, det, execution.id)
             payload["input"] = _dumps(input, "input")
             payload["opts"] = json.dumps(payload["opts"], separators=(",", ":"))
-            result = self._call_with_retries(execution, payload)
-            self._apply(task, execution, result, validate, progress)
+            live = None
+            if progress is not None:
+                payload["live_progress"] = True
+                live = _LiveProgress(progress, execution.id)
+            result = self._call_with_retries(execution, payload, live)
+            self._apply(task, execution, result, validate, live)
         except ValidationError as exc:
             exc.task = task.name
             self._fail(execution, exc)
@@ -218,13 +222,13 @@ class Runtime(LoggingConfigurable):
         self._notify(ExecutionBatch(task, [execution]))
         return execution
 
-    def _call_with_retries(self, execution: Execution, payload: dict[str, Any]) -> dict[str, Any]:
+    def _call_with_retries(self, execution: Execution, payload: dict[str, Any], live: Any = None) -> dict[str, Any]:
         attempt = 0
         while True:
             attempt += 1
             execution.attempts = attempt
             try:
-                result = self.backend.call("run", payload, payload["timeout"])
+                result = self.backend.call("run", payload, payload["timeout"], live)
             except WorkerLostError as exc:
                 result = {"status": "error", "error": exc.to_dict()}
             if result.get("status") != "error" or attempt >= self.settings.max_attempts:
@@ -240,8 +244,11 @@ class Runtime(LoggingConfigurable):
         execution.requests = result.get("requests") or []
         execution.progress = result.get("progress") or []
         if progress is not None:
-            for event in execution.progress:
-                progress(dict(event, execution_id=execution.id))
+            for index, event in enumerate(execution.progress):
+                if isinstance(progress, _LiveProgress):
+                    progress.final(index, event)
+                else:
+                    progress(dict(event, execution_id=execution.id))
         if result.get("status") == "success":
             execution.output = result.get("output")
             if validate if validate is not None else self.settings.validate_output:
@@ -443,6 +450,26 @@ class Runtime(LoggingConfigurable):
         for case in task.tests if cases is None else cases:
             report.results.append(self.run_case(task, case, **options))
         return report
+
+
+class _LiveProgress:
+    """Hands a run's progress to the caller as the worker samples it, then whatever it missed."""
+
+    def __init__(self, callback: ProgressCallback, execution_id: str) -> None:
+        self.callback = callback
+        self.execution_id = execution_id
+        self.delivered: set[int] = set()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        index = event.pop("index", None)
+        if index is not None:
+            self.delivered.add(index)
+        self.callback(dict(event, execution_id=self.execution_id))
+
+    def final(self, index: int, event: dict[str, Any]) -> None:
+        if index not in self.delivered:
+            self.delivered.add(index)
+            self.callback(dict(event, execution_id=self.execution_id))
 
 
 class _Snapshot:

@@ -41,6 +41,16 @@ def worker_main(conn: Any, cpu: int | None, parent_pid: int) -> None:
     asyncio.run(_serve(conn))
 
 
+def _progress_sender(conn: Any, request_id: int) -> Any:
+    def send(event: dict) -> None:
+        try:
+            conn.send(("progress", request_id, event))
+        except (BrokenPipeError, OSError):
+            pass
+
+    return send
+
+
 async def _serve(conn: Any) -> None:
     from .engine import Engine
 
@@ -58,6 +68,8 @@ async def _serve(conn: Any) -> None:
         try:
             if kind == "ping":
                 result: Any = {"pid": os.getpid(), "resets": engine.resets}
+            elif kind == "run" and payload.get("live_progress"):
+                result = await engine.run(payload, on_progress=_progress_sender(conn, request_id))
             else:
                 result = await handlers[kind](payload)
         except Exception as exc:  # noqa: BLE001 - report, keep serving
