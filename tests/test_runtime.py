@@ -5,6 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
+import time
+
 import pytest
 
 import ratchet_jupyter as rj
@@ -512,3 +514,31 @@ def test_deterministic_settings_come_from_config(make_runtime):
     assert first == second
     assert first[0] == "2030-06-01T12:00:00.000Z"
     assert other_seed.run(task, {}).output[1] != first[1]
+
+
+SLOW_STEPS = """(function(input) {
+  for (let i = 1; i <= 4; i++) {
+    const end = Date.now() + 250;
+    while (Date.now() < end) {}
+    reportProgress({progress: i / 4, step: 'step ' + i});
+  }
+  return 'done';
+})"""
+
+
+@pytest.mark.parametrize("which", ["runtime", "inline_runtime"])
+def test_progress_arrives_while_the_task_is_still_running(which, request):
+    # Given a task that reports progress every 250 ms for a second
+    rt = request.getfixturevalue(which)
+    task = make(SLOW_STEPS)
+    arrivals = []
+
+    # When it runs with a progress callback
+    execution = rt.run(task, {}, progress=lambda event: arrivals.append((time.monotonic(), event)))
+    finished = time.monotonic()
+
+    # Then the first steps reached the caller well before the run ended, each step exactly once
+    assert execution.output == "done"
+    assert finished - arrivals[0][0] > 0.4
+    assert [event["step"] for _, event in arrivals] == ["step 1", "step 2", "step 3", "step 4"]
+    assert all(event["execution_id"] == execution.id for _, event in arrivals)
