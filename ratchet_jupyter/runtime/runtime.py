@@ -44,6 +44,10 @@ def _dumps(value: Any, which: str) -> str:
         ) from None
 
 
+def _has_schema(schema: Any) -> bool:
+    return schema not in (None, True, {})
+
+
 def _tagged(validator: Callable[[Any], None], value: Any, which: str) -> None:
     """Run a validator; name ``input``/``output`` in the error it raises."""
     try:
@@ -299,7 +303,7 @@ class Runtime(LoggingConfigurable):
         use_js = bool((check_in and in_check_js) or (check_out and out_check_js))
         runnable: list[int] = []
         # Inputs the V8-side predicate checks are validated there; Python decides the rest.
-        in_validator = task.validator("input", strict) if check_in and not in_check_js else None
+        in_validator = task.validator("input", strict) if check_in and not in_check_js and _has_schema(task.input_schema) else None
         for index, item in enumerate(items):
             try:
                 if in_validator is not None:
@@ -328,7 +332,7 @@ class Runtime(LoggingConfigurable):
             payload["opts"] = dict(base["opts"], **({"offset": indices[0]} if contiguous else {"indices": indices}))
             payload["inputs"] = _dumps([items[i] for i in indices], "input")
             chunks.append((key, payload))
-        out_validator = task.validator("output", strict) if check_out and not out_check_js else None
+        out_validator = task.validator("output", strict) if check_out and not out_check_js and _has_schema(task.output_schema) else None
         attempts: dict[int, int] = {}
         done = [total - len(runnable)]
         bulk: list[BulkChunk] = []

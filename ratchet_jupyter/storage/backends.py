@@ -82,10 +82,14 @@ class MemoryBackend(StorageBackend):
         if unknown:
             raise StorageError(f"{spec.table} has no column(s) {', '.join(sorted(unknown))}")
 
+    @staticmethod
+    def _keep(spec: EntitySpec, row: dict[str, Any], query: Query) -> bool:
+        return all(matches(row, f, spec.columns.get(f.field, "text")) for f in query.filters)
+
     def select(self, spec, query, limit=None, offset=0):
         self._check(spec, query)
         with self._lock:
-            rows = [r for r in self._rows(spec) if all(matches(r, f) for f in query.filters)]
+            rows = [r for r in self._rows(spec) if self._keep(spec, r, query)]
         if query.sort:
             present = [r for r in rows if r.get(query.sort) is not None]
             absent = [r for r in rows if r.get(query.sort) is None]
@@ -98,7 +102,7 @@ class MemoryBackend(StorageBackend):
     def count(self, spec, query):
         self._check(spec, query)
         with self._lock:
-            return sum(all(matches(r, f) for f in query.filters) for r in self._rows(spec))
+            return sum(self._keep(spec, r, query) for r in self._rows(spec))
 
     def insert(self, spec, rows):
         with self._lock:

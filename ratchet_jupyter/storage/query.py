@@ -92,9 +92,16 @@ class Page(Generic[T]):
         return {"page": self.page, "size": self.size, "total": self.total, "pages": self.pages, "has_next": self.has_next}
 
 
-def matches(row: dict[str, Any], flt: Filter) -> bool:
-    """Evaluate one filter against a row in Python (the memory backend, the cache)."""
+def matches(row: dict[str, Any], flt: Filter, kind: str = "text") -> bool:
+    """Evaluate one filter against a row in Python (the memory backend).
+
+    ``kind`` is the column's kind: text operators on a JSON column see its JSON text.
+    """
     value = row.get(flt.field)
+    if kind == "json" and flt.op in ("contains", "startswith") and value is not None:
+        import json
+
+        value = json.dumps(value, separators=(",", ":"), default=str)
     op, wanted = flt.op, flt.value
     if op == "is_null":
         return (value is None) == bool(wanted if wanted is not None else True)

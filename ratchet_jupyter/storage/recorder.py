@@ -24,7 +24,7 @@ from typing import Any
 
 from ..core.execution import ExecutionBatch
 from .backends import StorageBackend
-from .entities import PROCESS_LABEL, execution_row
+from .entities import PROCESS_LABEL, StoredTask, execution_row
 from .repository import TaskRepository
 
 log = logging.getLogger("ratchet_jupyter.storage")
@@ -118,7 +118,11 @@ class HistoryRecorder:
                     return written + count
                 except Exception as exc:  # noqa: BLE001
                     if attempt == self.write_attempts:
-                        self._spool(tasks, rows, bulk, exc)
+                        try:
+                            self._spool(tasks, rows, bulk, exc)
+                        except Exception:  # noqa: BLE001 - keep them queued rather than lose them
+                            log.exception("could not spool %d batch(es); they stay queued", len(batches))
+                            self._pending.extendleft(reversed(batches))
                         return written
                     time.sleep(min(2.0, 0.05 * 2 ** attempt))
             return written
@@ -129,7 +133,8 @@ class HistoryRecorder:
             task = batch.task
             task_uuid = getattr(task, "uuid", None)
             if task is not None and task.content_hash not in self._stored_tasks:
-                tasks.append(task)
+                # plain data only: the spool pickles it, and a Task holds compiled validators
+                tasks.append(StoredTask.from_task(task))
             covered: set[int] = set()
             for chunk in batch.bulk:
                 positions = list(chunk.positions)
@@ -146,9 +151,9 @@ class HistoryRecorder:
         return tasks, rows, bulk
 
     def _write(self, tasks: list, rows: list, bulk: list) -> None:
-        for task in tasks:
-            self.tasks.save(task)
-            self._stored_tasks.add(task.content_hash)
+        for stored in tasks:
+            self.tasks.save(stored)
+            self._stored_tasks.add(stored.content_hash)
         self.backend.append_executions(rows, bulk)
 
     # -- spooling -----------------------------------------------------------------------------------

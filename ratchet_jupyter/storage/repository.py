@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Generic, TypeVar
@@ -28,16 +29,27 @@ class Repository(Generic[T]):
         self.backend = backend
         self.spec = spec
         self.cache = cache if cache is not None else TTLCache()
+        # Bumped around every write: a read that raced a write does not cache what it read.
+        self._writes = 0
+        self._writes_lock = threading.Lock()
+
+    def _wrote(self, entity_id: str) -> None:
+        with self._writes_lock:
+            self._writes += 1
+        self.cache.invalidate(entity_id)
 
     def find_by_id(self, entity_id: str) -> T | None:
         cached = self.cache.get(entity_id)
         if cached is not None:
             return cached
+        generation = self._writes
         rows = self.backend.select(self.spec, Query((Filter(self.spec.key, "eq", entity_id),)), limit=1)
         if not rows:
             return None
         entity = self.spec.from_row(rows[0])
-        self.cache.put(entity_id, entity)
+        with self._writes_lock:
+            if generation == self._writes:
+                self.cache.put(entity_id, entity)
         return entity
 
     def get(self, entity_id: str) -> T:
@@ -62,26 +74,42 @@ class Repository(Generic[T]):
         return self.backend.count(self.spec, query or Query())
 
     def create(self, entity: T) -> T:
-        self.backend.insert(self.spec, [self.spec.to_row(entity)])
-        self.cache.invalidate(self.spec.entity_id(entity))
+        entity_id = self.spec.entity_id(entity)
+        self._wrote(entity_id)
+        try:
+            self.backend.insert(self.spec, [self.spec.to_row(entity)])
+        finally:
+            self._wrote(entity_id)
         return entity
 
     def create_many(self, entities: list[T]) -> list[T]:
-        self.backend.insert(self.spec, [self.spec.to_row(e) for e in entities])
-        for entity in entities:
-            self.cache.invalidate(self.spec.entity_id(entity))
+        ids = [self.spec.entity_id(e) for e in entities]
+        for entity_id in ids:
+            self._wrote(entity_id)
+        try:
+            self.backend.insert(self.spec, [self.spec.to_row(e) for e in entities])
+        finally:
+            for entity_id in ids:
+                self._wrote(entity_id)
         return entities
 
     def update(self, entity: T) -> T:
         entity_id = self.spec.entity_id(entity)
-        self.cache.invalidate(entity_id)
-        if not self.backend.update(self.spec, entity_id, self.spec.to_row(entity)):
+        self._wrote(entity_id)
+        try:
+            found = self.backend.update(self.spec, entity_id, self.spec.to_row(entity))
+        finally:
+            self._wrote(entity_id)
+        if not found:
             raise StorageError(f"no {self.spec.table[:-1]} with id {entity_id!r} to update", operation="update")
         return entity
 
     def delete(self, entity_id: str) -> bool:
-        self.cache.invalidate(entity_id)
-        return self.backend.delete(self.spec, entity_id)
+        self._wrote(entity_id)
+        try:
+            return self.backend.delete(self.spec, entity_id)
+        finally:
+            self._wrote(entity_id)
 
 
 class TaskRepository(Repository[StoredTask]):
@@ -105,8 +133,8 @@ class TaskRepository(Repository[StoredTask]):
         return self.find_all(Query.where(source=source, sort="name"))
 
     def save(self, task) -> StoredTask:
-        """Store a :class:`~ratchet_jupyter.core.task.Task` unless this exact content is there; return it."""
-        stored = StoredTask.from_task(task)
+        """Store a Task (or StoredTask) unless this exact content is there; return the stored one."""
+        stored = task if isinstance(task, StoredTask) else StoredTask.from_task(task)
         existing = self.find_by_id(stored.id)
         if existing is not None:
             if existing.source != stored.source and stored.source:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from traitlets import Instance
@@ -25,14 +25,17 @@ HISTORY_COLUMNS = [
 
 
 def _when(value: Any, name: str) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    try:
-        import pandas as pd
+    """A datetime from a datetime or ISO text; one without a time zone is taken as UTC."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        try:
+            import pandas as pd
 
-        return pd.Timestamp(value).to_pydatetime()
-    except (ValueError, TypeError) as exc:
-        raise StorageError(f"{name}: not a date or time: {value!r} ({exc})") from None
+            value = pd.Timestamp(value).to_pydatetime()
+        except (ValueError, TypeError) as exc:
+            raise StorageError(f"{name}: not a date or time: {value!r} ({exc})") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 class Storage(LoggingConfigurable):
