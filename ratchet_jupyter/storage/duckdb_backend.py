@@ -21,6 +21,13 @@ killed with ``kill -9`` loses only what it had not handed off; one killed
 inside a write leaves DuckDB's write-ahead log, which the next open replays,
 and ``flock`` locks die with their process, so nobody waits on a dead holder.
 
+Batch items that simply succeeded are stored a chunk to a row (``execution_chunks``:
+their ids and their inputs and outputs as lists of JSON values) and the
+``executions`` view unnests them when read, so recording a 100,000-item map
+writes about fifty rows; everything else goes to ``execution_rows``, one row per
+execution. Changing or deleting one item of a chunk first turns that chunk into
+ordinary rows.
+
 Alternatives considered: a single owner process that others hand rows to
 (needs a daemon whose life outlives every kernel, and a protocol); append-only
 per-process segment files combined by readers (every query pays for the
@@ -37,6 +44,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -54,6 +62,10 @@ _SQL_OPS = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _READ_ONLY_TYPES = {"SELECT", "EXPLAIN", "PRAGMA"}
 # EXPLAIN ANALYZE runs the statement it explains
 _EXPLAIN_ANALYZE = re.compile(r"\bexplain\s+analy[sz]e\b", re.IGNORECASE)
+_CHUNK_COLUMNS = (
+    "chunk_id", "batch_id", "ids", "task_uuid", "task_name", "task_version", "task_hash", "status",
+    "started_at", "finished_at", "duration_ms", "attempts", "deterministic", "process", "inputs", "outputs",
+)
 _process_locks: dict[str, threading.RLock] = {}
 _process_locks_guard = threading.Lock()
 
@@ -269,7 +281,7 @@ class DuckDBBackend(StorageBackend):
         column_list = ", ".join(f'"{c}"' for c in names)
         if len(rows) <= 4:
             marks = ", ".join("?" for _ in names)
-            con.executemany(f"INSERT INTO {spec.table} ({column_list}) VALUES ({marks})", [cls._encode(spec, r) for r in rows])
+            con.executemany(f"INSERT INTO {spec.target} ({column_list}) VALUES ({marks})", [cls._encode(spec, r) for r in rows])
             return
         import pandas as pd
 
@@ -287,7 +299,7 @@ class DuckDBBackend(StorageBackend):
             f'to_timestamp(CAST("{n}" AS DOUBLE))' if k == "ts" else f'CAST("{n}" AS {casts[k]})'
             for n, k in spec.columns.items()
         )
-        con.execute(f"INSERT INTO {spec.table} ({column_list}) SELECT {select} FROM frame")
+        con.execute(f"INSERT INTO {spec.target} ({column_list}) SELECT {select} FROM frame")
 
     def insert(self, spec, rows):
         if not rows:
@@ -299,10 +311,22 @@ class DuckDBBackend(StorageBackend):
                 con.execute("COMMIT")
             except duckdb.ConstraintException as exc:
                 con.execute("ROLLBACK")
-                raise StorageError(f"{spec.table}: {exc}", operation="insert") from None
+                raise StorageError(f"{spec.target}: {exc}", operation="insert") from None
             except Exception:
                 con.execute("ROLLBACK")
                 raise
+
+    @staticmethod
+    def _materialize(con: Any, spec: EntitySpec, key: str) -> None:
+        """Turn the chunk holding execution ``key`` into ordinary rows, so it can change."""
+        if spec.target != "execution_rows":
+            return
+        row = con.execute("SELECT chunk_id FROM execution_chunks WHERE list_contains(ids, ?) LIMIT 1", [key]).fetchone()
+        if row is None:
+            return
+        columns = ", ".join(f'"{c}"' for c in spec.columns)
+        con.execute(f"INSERT INTO execution_rows ({columns}) SELECT {columns} FROM execution_chunk_rows WHERE chunk_id = ?", [row[0]])
+        con.execute("DELETE FROM execution_chunks WHERE chunk_id = ?", [row[0]])
 
     def update(self, spec, key, values):
         row = dict(values)
@@ -310,60 +334,66 @@ class DuckDBBackend(StorageBackend):
         assignments = ", ".join(f'"{c}" = ?' for c in columns)
         params = [dumps(row[c]) if spec.columns[c] == "json" else row[c] for c in columns] + [key]
         with self.session(write=True) as con:
-            found = con.execute(f'SELECT count(*) FROM {spec.table} WHERE "{spec.key}" = ?', [key]).fetchone()[0]
-            if not found:
-                return False
-            con.execute(f'UPDATE {spec.table} SET {assignments} WHERE "{spec.key}" = ?', params)
-            return True
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self._materialize(con, spec, key)
+                found = con.execute(f'SELECT count(*) FROM {spec.target} WHERE "{spec.key}" = ?', [key]).fetchone()[0]
+                if found:
+                    con.execute(f'UPDATE {spec.target} SET {assignments} WHERE "{spec.key}" = ?', params)
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+            return bool(found)
 
     def delete(self, spec, key):
         with self.session(write=True) as con:
-            found = con.execute(f'SELECT count(*) FROM {spec.table} WHERE "{spec.key}" = ?', [key]).fetchone()[0]
-            con.execute(f'DELETE FROM {spec.table} WHERE "{spec.key}" = ?', [key])
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self._materialize(con, spec, key)
+                found = con.execute(f'SELECT count(*) FROM {spec.target} WHERE "{spec.key}" = ?', [key]).fetchone()[0]
+                con.execute(f'DELETE FROM {spec.target} WHERE "{spec.key}" = ?', [key])
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
             return bool(found)
 
     def append_executions(self, rows, bulk):
         if not rows and not bulk:
             return
-        columns = list(EXECUTIONS.columns)
-        column_list = ", ".join(f'"{c}"' for c in columns)
         with self.session(write=True) as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 if rows:
                     self._insert_rows(con, EXECUTIONS, rows)
-                for shared, chunk, ids in bulk:
-                    self._insert_chunk(con, columns, column_list, shared, chunk, ids)
+                if bulk:
+                    # Staged as text first: DuckDB then splits every chunk's JSON in one
+                    # statement (an INSERT ... SELECT per chunk costs several times more).
+                    con.execute("CREATE OR REPLACE TEMP TABLE chunk_stage AS SELECT * FROM execution_chunks LIMIT 0")
+                    con.execute("ALTER TABLE chunk_stage ALTER inputs TYPE VARCHAR")
+                    con.execute("ALTER TABLE chunk_stage ALTER outputs TYPE VARCHAR")
+                    marks = ", ".join("?" for _ in _CHUNK_COLUMNS)
+                    con.executemany(
+                        f"INSERT INTO chunk_stage VALUES ({marks})",
+                        [self._chunk_row(shared, chunk, ids) for shared, chunk, ids in bulk],
+                    )
+                    plain = ", ".join(_CHUNK_COLUMNS[:-2])
+                    con.execute(
+                        f"INSERT INTO execution_chunks SELECT {plain}, json_extract(inputs, '$[*]'), "
+                        "json_extract(outputs, '$.o[*]') FROM chunk_stage"
+                    )
+                    con.execute("DROP TABLE chunk_stage")
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")
                 raise
 
     @staticmethod
-    def _insert_chunk(con: Any, columns: list[str], column_list: str, shared: dict, chunk: BulkChunk, ids: Sequence[str]) -> None:
-        # DuckDB splits the JSON arrays itself: no per-item work in Python.
-        select, params = [], []
-        for name in columns:
-            if name == "id":
-                select.append("u.id")
-            elif name == "input":
-                select.append("u.input")
-            elif name == "output":
-                select.append("u.output")
-            else:
-                value = shared.get(name)
-                if EXECUTIONS.columns[name] == "json":
-                    value = dumps(value)
-                elif isinstance(value, datetime):
-                    value = value.isoformat()
-                select.append("?")
-                params.append(value)
-        sql = (
-            f"INSERT INTO executions ({column_list}) SELECT {', '.join(select)} FROM ("
-            "SELECT unnest(?::VARCHAR[]) AS id, unnest(from_json(?, '[\"JSON\"]')) AS input, "
-            "unnest(from_json(?, '{\"o\": [\"JSON\"]}').o) AS output) AS u"
-        )
-        con.execute(sql, params + [list(ids), chunk.inputs_json, chunk.outputs_json])
+    def _chunk_row(shared: dict, chunk: BulkChunk, ids: Sequence[str]) -> list[Any]:
+        # One row for the whole chunk: the view unnests it when it is read.
+        values = dict(shared, chunk_id=uuid.uuid4().hex, ids=list(ids), inputs=chunk.inputs_json, outputs=chunk.outputs_json)
+        return [values.get(name) for name in _CHUNK_COLUMNS]
 
     def sql(self, text: str) -> Any:
         with self.session(write=False) as con:

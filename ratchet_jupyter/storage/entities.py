@@ -34,6 +34,12 @@ class EntitySpec(Generic[T]):
     to_row: Callable[[T], dict[str, Any]]
     from_row: Callable[[dict[str, Any]], T]
     entity_id: Callable[[T], str]
+    #: Where rows are written, when reads come from a view over it (default: ``table``).
+    write_table: str | None = None
+
+    @property
+    def target(self) -> str:
+        return self.write_table or self.table
 
 
 def _now() -> datetime:
@@ -166,6 +172,7 @@ EXECUTIONS: EntitySpec[Execution] = EntitySpec(
     to_row=execution_row,
     from_row=execution_from_row,
     entity_id=lambda e: e.id,
+    write_table="execution_rows",
 )
 
 
