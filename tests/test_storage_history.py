@@ -222,7 +222,7 @@ def test_single_runs_and_every_map_item_are_recorded(make_services):
     assert services.storage.tasks.find_by_name("rec").content_hash == task.content_hash
 
 
-def test_a_map_without_an_output_schema_is_recorded_item_by_item(make_services):
+def test_a_map_without_an_output_schema_is_recorded(make_services):
     services = make_services()
     task = rj.Task(name="plain", code="(x) => [x, x]")
 
@@ -232,6 +232,30 @@ def test_a_map_without_an_output_schema_is_recorded_item_by_item(make_services):
     frame = services.history(task="plain", limit=100).set_index("id")
     assert len(frame) == 30
     assert [frame["output"][e.id] for e in mapped] == [[i, i] for i in range(30)]
+
+
+def test_one_item_of_a_bulk_recorded_map_can_be_updated_and_deleted(make_services):
+    # Given a map whose successful items were recorded a chunk to a row
+    services = make_services()
+    task = rj.Task(name="bulk", code="(x) => ({y: x.a * 2})", input_schema=NUMBER_IN, output_schema=NUMBER_OUT)
+    mapped = services.runtime.map(task, [{"a": i} for i in range(40)], chunk_size=10)
+    services.storage.recorder.flush()
+    chunks = int(services.storage.sql("SELECT count(*) AS n FROM execution_chunks")["n"][0])
+    assert chunks == 4
+    repo = services.storage.executions
+
+    # When one item is changed and another deleted through the repository
+    changed = repo.get(mapped[3].id)
+    changed.output = {"y": -1}
+    repo.update(changed)
+    assert repo.delete(mapped[25].id) is True
+
+    # Then only those two changed; every other item reads as before
+    assert repo.get(mapped[3].id).output == {"y": -1}
+    assert repo.find_by_id(mapped[25].id) is None
+    assert repo.count() == 39
+    assert repo.get(mapped[24].id).output == {"y": 48} and repo.get(mapped[4].id).output == {"y": 8}
+    assert int(services.storage.sql("SELECT count(*) AS n FROM execution_chunks")["n"][0]) == 2
 
 
 def test_failed_executions_record_their_error(make_services):
