@@ -30,6 +30,8 @@ from typing import Any, Callable, Iterable
 from ..core.errors import RatchetError, WorkerLostError
 
 log = logging.getLogger("ratchet_jupyter.pool")
+#: Sent instead of HttpSettings the worker already holds.
+SAME_HTTP = "same"
 _live_pools: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
 
 
@@ -47,6 +49,7 @@ class WorkerHandle:
         self.conn = conn
         self.index = index
         self.known: set[str] = set()
+        self.sent_http: Any = None
         self.pid: int | None = None
         self._poller = select.poll()
         self._poller.register(conn.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
@@ -152,6 +155,13 @@ class WorkerPool:
         """Take an idle worker, waiting at most ``timeout`` seconds (default: startup timeout)."""
         if self._closed:
             raise RatchetError("the worker pool is closed", operation="execute")
+        try:
+            handle = self._idle.get_nowait()
+            if handle.alive:
+                return handle
+            self._replace(handle)
+        except queue.Empty:
+            pass
         deadline = time.monotonic() + (timeout if timeout is not None else self.startup_timeout)
         while True:
             try:
@@ -183,9 +193,17 @@ class WorkerPool:
     # -- calls -------------------------------------------------------------------------------
     def _send(self, handle: WorkerHandle, kind: str, payload: Any) -> int:
         request_id = next(self._ids)
-        code = payload.get("code") if isinstance(payload, dict) else None
-        if code is not None and payload["hash"] in handle.known:
-            payload = dict(payload, code=None, checks=None)  # the worker has them already
+        if isinstance(payload, dict):
+            changes = {}
+            if payload.get("code") is not None and payload["hash"] in handle.known:
+                changes.update(code=None, checks=None)  # the worker has them already
+            http = payload.get("http")
+            if http is not None and http is handle.sent_http:
+                changes["http"] = SAME_HTTP  # and these settings too
+            if http is not None and changes.get("http") is None:
+                handle.sent_http = http
+            if changes:
+                payload = dict(payload, **changes)
         handle.conn.send((kind, request_id, payload))
         if isinstance(payload, dict) and "hash" in payload:
             handle.known.add(payload["hash"])

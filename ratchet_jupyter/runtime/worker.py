@@ -58,6 +58,7 @@ async def _serve(conn: Any) -> None:
     await engine.start()
     conn.send(("ready", os.getpid()))
     handlers = {"run": engine.run, "map": engine.map, "check": engine.check_syntax, "compile": engine.compile_only}
+    http = None
     while True:
         try:
             kind, request_id, payload = conn.recv()
@@ -65,6 +66,12 @@ async def _serve(conn: Any) -> None:
             break
         if kind == "stop":
             break
+        if isinstance(payload, dict) and "http" in payload:
+            # the pool sends HTTP settings only when they change
+            if payload["http"] == "same":
+                payload["http"] = http
+            else:
+                http = payload["http"]
         try:
             if kind == "ping":
                 result: Any = {"pid": os.getpid(), "resets": engine.resets}
