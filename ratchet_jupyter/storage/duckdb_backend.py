@@ -55,7 +55,7 @@ from ..core.errors import StorageError
 from ..core.execution import BulkChunk
 from .backends import StorageBackend
 from .entities import EXECUTIONS, EntitySpec, dumps
-from .migrations import SCHEMA_VERSION, check_version, current_version, migrate
+from .migrations import CHUNK_ROWS_V3, SCHEMA_VERSION, check_version, current_version, migrate
 from .query import Query
 
 _SQL_OPS = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
@@ -256,7 +256,19 @@ class DuckDBBackend(StorageBackend):
     # -- StorageBackend -------------------------------------------------------------------------
     def select(self, spec, query, limit=None, offset=0):
         where, params = self._where(spec, query)
-        sql = f"SELECT * FROM {spec.table}{where}"
+        source = spec.table
+        if spec.target == "execution_rows" and len(query.filters) == 1 and query.filters[0].field == "id" and query.filters[0].op == "eq":
+            # one execution by id: look in the one chunk that holds it, not through every chunk
+            key = query.filters[0].value
+            columns = ", ".join(f'"{c}"' for c in spec.columns)
+            # (DuckDB does not push a filter on the view below its LATERAL unnest)
+            holder = "(SELECT * FROM execution_chunks WHERE list_contains(ids, ?))"
+            source = (
+                f"(SELECT {columns} FROM execution_rows WHERE id = ? UNION ALL "
+                f"SELECT {columns} FROM ({CHUNK_ROWS_V3 % holder}) WHERE id = ?)"
+            )
+            where, params = "", [key, key, key]
+        sql = f"SELECT * FROM {source}{where}"
         if query.sort:
             sql += f' ORDER BY "{query.sort}" {"DESC" if query.descending else "ASC"} NULLS LAST'
         if limit is not None:

@@ -11,6 +11,16 @@ from typing import Any
 
 from ..core.errors import StorageError
 
+#: The rows of chunked batch items, from a table (or filtered subquery) of chunks.
+#: Part of schema version 3: a later change needs a new migration that replaces the view.
+CHUNK_ROWS_V3 = """SELECT c.chunk_id, u.id, c.task_uuid, c.task_name, c.task_version, c.task_hash,
+       u.input, u.output, c.status, NULL::VARCHAR AS error_type, NULL::VARCHAR AS error_message,
+       NULL::JSON AS error, '[]'::JSON AS logs, c.started_at, c.finished_at, c.duration_ms,
+       c.attempts, '[]'::JSON AS requests, '[]'::JSON AS progress, c.deterministic, c.process,
+       c.batch_id
+FROM %s AS c,
+     LATERAL (SELECT unnest(c.ids) AS id, unnest(c.inputs) AS input, unnest(c.outputs) AS output) AS u"""
+
 #: Statements of each version, in order. Version N's list turns version N-1 into N.
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -79,14 +89,7 @@ MIGRATIONS: dict[int, list[str]] = {
             inputs JSON[] NOT NULL,
             outputs JSON[] NOT NULL
         )""",
-        """CREATE VIEW execution_chunk_rows AS
-        SELECT c.chunk_id, u.id, c.task_uuid, c.task_name, c.task_version, c.task_hash,
-               u.input, u.output, c.status, NULL::VARCHAR AS error_type, NULL::VARCHAR AS error_message,
-               NULL::JSON AS error, '[]'::JSON AS logs, c.started_at, c.finished_at, c.duration_ms,
-               c.attempts, '[]'::JSON AS requests, '[]'::JSON AS progress, c.deterministic, c.process,
-               c.batch_id
-        FROM execution_chunks AS c,
-             LATERAL (SELECT unnest(c.ids) AS id, unnest(c.inputs) AS input, unnest(c.outputs) AS output) AS u""",
+        "CREATE VIEW execution_chunk_rows AS " + (CHUNK_ROWS_V3 % "execution_chunks"),
         """CREATE VIEW executions AS
         SELECT id, task_uuid, task_name, task_version, task_hash, input, output, status, error_type,
                error_message, error, logs, started_at, finished_at, duration_ms, attempts, requests,
