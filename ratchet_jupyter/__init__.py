@@ -16,7 +16,16 @@ from .core.errors import (
 from .core.execution import Execution, ExecutionStatus
 from .core.task import Task, load_task
 from .core.testcase import TestCase, TestReport, TestResult
-from .runtime import Runtime, current_default_runtime, set_default_runtime
+from .runtime import BatchInterrupted, Runtime, current_default_runtime, set_default_runtime
+
+
+def task(code: str, name: str = "task", **fields) -> Task:
+    """A task from code, e.g. ``rj.task("(x) => x * 2", name="double", input_schema={...})``.
+
+    Keyword arguments are :class:`Task`'s: ``input_schema``, ``output_schema``,
+    ``version``, ``description``, ``metadata``, ``tests``.
+    """
+    return Task(name=name, code=code, **fields)
 
 
 def get_default_runtime() -> Runtime:
@@ -57,9 +66,9 @@ def export_history(path: str, task: str | None = None, status: str | None = None
 _task_module.default_runner = get_default_runtime
 
 __all__ = [
-    "CancelledError", "ConfigError", "Execution", "ExecutionStatus", "FetchError", "JSRuntimeError",
+    "BatchInterrupted", "CancelledError", "ConfigError", "Execution", "ExecutionStatus", "FetchError", "JSRuntimeError",
     "MemoryLimitError", "PluginError", "RatchetError", "Runtime", "SchemaError", "StorageError", "Task",
     "TaskError", "TaskSyntaxError", "TestCase", "TestReport", "TestResult", "TimeoutError",
     "ValidationError", "WorkerLostError", "__version__", "export_history", "get_default_runtime", "history",
-    "load_task", "set_default_runtime", "sql",
+    "load_task", "set_default_runtime", "sql", "task",
 ]

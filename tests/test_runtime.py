@@ -541,3 +541,66 @@ def test_progress_arrives_while_the_task_is_still_running(which, request):
     assert finished - arrivals[0][0] > 0.4
     assert [event["step"] for _, event in arrivals] == ["step 1", "step 2", "step 3", "step 4"]
     assert all(event["execution_id"] == execution.id for _, event in arrivals)
+
+
+def test_a_dataframe_batch_returns_a_dataframe(runtime):
+    import pandas as pd
+
+    task = make("(row) => { if (row.b === null) throw new DataError('no b'); return {sum: row.a + row.b, tag: 'x'}; }")
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": [10.0, None, 30.0]})
+
+    result = runtime.map(task, frame)
+
+    assert list(result.columns) == ["a", "b", "sum", "tag", "status", "error", "duration_ms"]
+    assert list(result["sum"].iloc[[0, 2]]) == [11, 33]
+    assert list(result["status"]) == ["success", "failed", "success"]
+    assert result["error"].iloc[1] == "DataError: no b"
+    assert len(result.attrs["executions"]) == 3
+
+
+def test_interrupting_a_batch_keeps_finished_items_and_cancels_the_rest(make_runtime):
+    # Given a batch whose progress callback is interrupted after the first chunk
+    rt = make_runtime(worker_count=1)
+    seen = []
+    rt.listeners = [seen.append]
+    task = make("(x) => { const end = Date.now() + 20; while (Date.now() < end) {} return x; }")
+
+    def interrupt(update):
+        raise KeyboardInterrupt
+
+    # When it is interrupted
+    started = time.monotonic()
+    with pytest.raises(rj.BatchInterrupted) as info:
+        rt.map(task, list(range(200)), chunk_size=10, progress=interrupt)
+
+    # Then it stopped quickly, the first chunk's items are kept and the rest are cancelled
+    assert time.monotonic() - started < 2.0
+    executions = info.value.executions
+    assert len(executions) == 200
+    assert [e.output for e in executions[:10]] == list(range(10))
+    assert all(e.status is rj.ExecutionStatus.CANCELLED for e in executions[10:])
+    assert seen and seen[-1].executions == executions  # recorded, cancelled ones included
+    # and the runtime keeps working
+    assert rt.run(make("(x) => x + 1"), 1).output == 2
+
+
+def test_interrupting_a_single_run_records_it_as_cancelled(runtime):
+    seen = []
+    runtime.listeners = [seen.append]
+    task = make(SLOW_STEPS)
+
+    def interrupt(event):
+        raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runtime.run(task, {}, progress=interrupt)
+        assert seen[-1].executions[0].status is rj.ExecutionStatus.CANCELLED
+        assert runtime.run(make("(x) => x * 3"), 2).output == 6
+    finally:
+        runtime.listeners = []
+
+
+def test_rj_task_builds_a_task():
+    double = rj.task("(x) => x * 2", name="double", input_schema={"type": "number"})
+    assert isinstance(double, rj.Task) and double.name == "double" and double.input_schema == {"type": "number"}

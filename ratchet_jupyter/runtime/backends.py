@@ -107,6 +107,9 @@ class InlineBackend(ExecutionBackend):
         except TimeoutError:
             future.cancel()
             raise WorkerLostError("the inline engine stopped answering", operation="execute") from None
+        except KeyboardInterrupt:
+            future.cancel()  # cancels the evaluation, which interrupts V8
+            raise
 
     def close(self) -> None:
         if self._loop.is_closed():

@@ -22,12 +22,14 @@ from traitlets.config import Config, LoggingConfigurable
 
 from ..config import ExecutionConfig, HttpConfig, RetryConfig, ValidationConfig
 from ..core.errors import (
+    CancelledError,
     RatchetError, TaskSyntaxError, TimeoutError, ValidationError, WorkerLostError, error_from_dict,
 )
 from ..core.execution import BulkChunk, Execution, ExecutionBatch, ExecutionStatus
 from ..core.task import Task
 from ..core.testcase import TestCase, TestReport, judge
 from .backends import ExecutionBackend, InlineBackend, ProcessBackend
+from .frames import executions_frame, frame_inputs, is_dataframe
 from .http import HttpSettings
 from .protocol import envelope_to_result, source_name, syntax_message
 
@@ -222,6 +224,12 @@ class Runtime(LoggingConfigurable):
         except RatchetError as exc:
             exc.task = exc.task or task.name
             self._fail(execution, exc)
+        except KeyboardInterrupt:
+            # the worker was stopped by the pool; the run is recorded as cancelled
+            self._fail(execution, CancelledError("the run was interrupted", task=task.name))
+            execution.duration_ms = (time.perf_counter() - started) * 1000
+            self._notify(ExecutionBatch(task, [execution]))
+            raise
         execution.duration_ms = (time.perf_counter() - started) * 1000
         self._notify(ExecutionBatch(task, [execution]))
         return execution
@@ -264,7 +272,12 @@ class Runtime(LoggingConfigurable):
     @staticmethod
     def _fail(execution: Execution, error: RatchetError) -> None:
         execution.error = error
-        execution.status = ExecutionStatus.TIMEOUT if isinstance(error, TimeoutError) else ExecutionStatus.FAILED
+        if isinstance(error, TimeoutError):
+            execution.status = ExecutionStatus.TIMEOUT
+        elif isinstance(error, CancelledError):
+            execution.status = ExecutionStatus.CANCELLED
+        else:
+            execution.status = ExecutionStatus.FAILED
 
     # -- batches ------------------------------------------------------------------------------
     def map(
@@ -278,13 +291,29 @@ class Runtime(LoggingConfigurable):
         mocks: list[dict[str, Any]] | None = None,
         deterministic: bool | None = None,
         progress: ProgressCallback | None = None,
-    ) -> list[Execution]:
+    ) -> Any:
         """Run ``task`` over ``inputs`` in chunks across the backend, keeping order.
 
         Each item succeeds or fails on its own. ``progress`` receives
         ``{"done": k, "total": n}`` as chunks finish. For batch items,
         ``duration_ms`` is the item's share of its chunk's time.
+
+        ``inputs`` may be a pandas DataFrame (one row, one input): the result is then a
+        DataFrame with the input columns, the output's fields, status, error and
+        duration (the executions are in its ``attrs["executions"]``); otherwise a list
+        of :class:`Execution`.
+
+        Interrupting (``KeyboardInterrupt``, the kernel's stop button) stops the
+        workers; the items that finished are kept and recorded, the rest are marked
+        cancelled, and :class:`BatchInterrupted` carries them all.
         """
+        options = dict(chunk_size=chunk_size, timeout=timeout, validate=validate, mocks=mocks,
+                       deterministic=deterministic, progress=progress)
+        if is_dataframe(inputs):
+            return executions_frame(inputs, self._map(task, frame_inputs(inputs), **options))
+        return self._map(task, inputs, **options)
+
+    def _map(self, task: Task, inputs: Iterable[Any], *, chunk_size, timeout, validate, mocks, deterministic, progress) -> list[Execution]:
         items = list(inputs)
         total = len(items)
         det = self.execution.deterministic if deterministic is None else deterministic
@@ -402,6 +431,15 @@ class Runtime(LoggingConfigurable):
             gc.disable()
             try:
                 self.backend.run_chunks(chunks, lambda p: p["timeout"] * (p["count"] + 1), on_result, on_lost)
+            except KeyboardInterrupt:
+                for index, execution in enumerate(executions):
+                    if execution is None:
+                        execution = executions[index] = make(index)
+                        self._fail(execution, CancelledError("the batch was interrupted before this item ran", task=name))
+                bulk = [chunk for chunk in bulk]  # only chunks that finished are in bulk
+                done_batch = ExecutionBatch(task, list(executions), bulk, batch)  # type: ignore[arg-type]
+                self._notify(done_batch)
+                raise BatchInterrupted(done_batch.executions) from None
             finally:
                 if gc_was_enabled:
                     gc.enable()
@@ -454,6 +492,15 @@ class Runtime(LoggingConfigurable):
         for case in task.tests if cases is None else cases:
             report.results.append(self.run_case(task, case, **options))
         return report
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """A batch was interrupted; ``executions`` holds every item: finished ones and cancelled ones."""
+
+    def __init__(self, executions: list[Execution]) -> None:
+        done = sum(e.status is not ExecutionStatus.CANCELLED for e in executions)
+        super().__init__(f"batch interrupted: {done} of {len(executions)} items finished, the rest cancelled")
+        self.executions = executions
 
 
 class _LiveProgress:
