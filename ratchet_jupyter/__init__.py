@@ -63,6 +63,20 @@ def export_history(path: str, task: str | None = None, status: str | None = None
     return get_services().export_history(path, task=task, status=status)
 
 
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext ratchet_jupyter``: register the ``%ratchet`` magics (see :mod:`ratchet_jupyter.notebook`)."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """``%unload_ext ratchet_jupyter``: remove the magics (and close services built on load)."""
+    from .notebook import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 _task_module.default_runner = get_default_runtime
 
 __all__ = [

@@ -60,6 +60,11 @@ def get_services() -> Services:
     return _default
 
 
+def current_services() -> Services | None:
+    """The process-wide services if they were built, without building them."""
+    return _default
+
+
 def set_services(services: Services | None) -> Services | None:
     """Replace the process-wide services; return the previous ones (not closed)."""
     global _default
