@@ -69,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen_task.add_argument("--label", required=True, help="the task's label (its name)")
     gen_task.add_argument("--description", default="", help="what the task does")
     gen_task.add_argument("--version", default="1.0.0", help="version (default 1.0.0)")
+
+    spec = sub.add_parser("kernelspec", help="the 'Python 3 (Ratchet)' Jupyter kernel (ratchet kernelspec install)")
+    spec_sub = spec.add_subparsers(dest="action", parser_class=_Parser, metavar="ACTION", required=True)
+    spec_install = spec_sub.add_parser("install", help="install the kernel (default: system-wide)")
+    where = spec_install.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help="install for the current user")
+    where.add_argument("--sys-prefix", action="store_true", help="install into this Python's prefix (a virtualenv)")
+    where.add_argument("--prefix", metavar="DIR", help="install under DIR/share/jupyter/kernels")
     return parser
 
 
@@ -188,6 +196,15 @@ def cmd_generate(args: argparse.Namespace, config_args: Sequence[str]) -> int:
     return 0
 
 
+def cmd_kernelspec(args: argparse.Namespace, config_args: Sequence[str]) -> int:
+    from .kernelspec import DISPLAY_NAME, install
+
+    prefix = sys.prefix if args.sys_prefix else args.prefix
+    path = install(user=args.user, prefix=prefix)
+    print(f"installed kernel '{DISPLAY_NAME}' in {path}")
+    return 0
+
+
 def _config_help() -> str:
     return "\n".join(cls.class_get_help() for cls in CONFIG_CLASSES)
 
@@ -209,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     commands = {
         "run-once": cmd_run_once, "validate": cmd_validate, "test": cmd_test, "history": cmd_history,
-        "sql": cmd_sql, "generate": cmd_generate,
+        "sql": cmd_sql, "generate": cmd_generate, "kernelspec": cmd_kernelspec,
     }
     if args.command is None:
         parser.print_help()

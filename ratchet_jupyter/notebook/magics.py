@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import contextlib
 import sys
 from typing import Any, Callable
 
@@ -26,6 +27,7 @@ from .arguments import (
 )
 from .display import BatchView, ConfigView, ExecutionView, TaskView, TestReportView, batch_frame
 from .errors import short_error
+from .progress import ProgressDisplay
 from .tasks import NotebookTasks
 
 
@@ -95,6 +97,11 @@ class RatchetMagics(Magics, Configurable):
         True, help="Check a task's JavaScript syntax and schemas when %%ratchet defines it or %ratchet load loads it."
     ).tag(config=True)
     history_limit = Int(20, help="Rows %ratchet history returns when no --limit is given.").tag(config=True)
+    progress = Bool(
+        True,
+        help="""Show the progress of a batch, and of a single run whose task calls reportProgress, with the
+        elapsed time: a progress bar in a notebook with ipywidgets, text lines otherwise.""",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, services: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -284,16 +291,24 @@ class RatchetMagics(Magics, Configurable):
         options = {"timeout": args.timeout, "validate": False if args.no_validate else None}
         batch = batch_inputs(value)
         if batch is None:
-            execution = self.services.runtime.run(task, value, **options)
+            with self._progress_display(task.name) as progress:
+                execution = self.services.runtime.run(task, value, progress=progress, **options)
+                if progress is not None:
+                    progress.close(failed=execution.error is not None)
             self._print_logs(execution)
             if execution.error is not None:
                 raise short_error(execution.error, task.code, self._color)
             self._set(args.output_var, execution.output)
             return ExecutionView(execution)
         items, frame = batch
-        executions = self.services.runtime.map(task, items, **options)
+        with self._progress_display(task.name) as progress:
+            executions = self.services.runtime.map(task, items, progress=progress, **options)
         self._set(args.output_var, executions)
         return BatchView(batch_frame(items, executions, frame), executions, self.display_limit)
+
+    def _progress_display(self, title: str) -> Any:
+        """A context giving a :class:`ProgressDisplay` (closed when the run ends), or ``None`` when switched off."""
+        return ProgressDisplay(title) if self.progress else contextlib.nullcontext()
 
     def _print_logs(self, execution: Any) -> None:
         if not self.show_logs:
