@@ -124,7 +124,7 @@ class RatchetMagics(Magics, Configurable):
 
         %%ratchet NAME [--input JSON|VAR] [-o VAR] [--input-schema ...] [--output-schema ...]
             defines the task NAME from the cell's JavaScript (runs it when --input is given).
-        %ratchet SUB ... : run, test, list, show, history, sql, load, save, config, help.
+        %ratchet SUB ... : run, test, list, show, history, form, sql, load, save, config, help.
         %ratchet alone lists the sub-commands.
         """
         if cell is not None:
@@ -231,6 +231,13 @@ class RatchetMagics(Magics, Configurable):
     def _history(self, args: argparse.Namespace) -> Any:
         limit = args.limit or self.history_limit
         return self.services.history(task=args.name, status=args.status, since=args.since, limit=limit)
+
+    @subcommand("form", "A form for the task's input with a Run button (an ipywidgets widget).", _NAME,
+                completes=("task",))
+    def _form(self, args: argparse.Namespace) -> Any:
+        from ..widgets import TaskForm  # ipywidgets is needed by this sub-command only
+
+        return TaskForm(self._task(args.name), services=self.services)
 
     @subcommand("sql", "Read-only SQL over the history (tables executions and tasks); a DataFrame.", raw=True)
     def _sql(self, text: str) -> Any:
