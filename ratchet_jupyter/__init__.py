@@ -77,6 +77,15 @@ def unload_ipython_extension(ipython) -> None:
     unload(ipython)
 
 
+def __getattr__(name: str):
+    """``rj.widgets``: the ipywidgets front-ends, imported on first use (the core never imports ipywidgets)."""
+    if name == "widgets":
+        import importlib
+
+        return importlib.import_module(".widgets", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _task_module.default_runner = get_default_runtime
 
 __all__ = [
