@@ -118,3 +118,14 @@ def test_the_widget_shows_task_steps_and_an_interruption(capsys):
     assert display.bar.bar_style == "danger"
     assert display.label.value.startswith("40% · load · half · ")
     assert display.label.value.endswith(" · interrupted")
+
+
+def test_a_long_run_that_reports_nothing_shows_that_it_runs(shell):
+    slow = "(function (x) { const end = Date.now() + 1800; while (Date.now() < end) {} return x; })"
+
+    ran = run(shell, f"%%ratchet slow --input 1\n{slow}")
+
+    lines = progress_lines(ran.stdout, "slow")
+    assert lines, ran.stdout
+    assert all(re.fullmatch(r"slow: running · \d+\.\d s", line) for line in lines), lines
+    assert float(lines[-1].split(" · ")[-1][:-2]) >= 1.0

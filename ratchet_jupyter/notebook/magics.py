@@ -315,7 +315,7 @@ class RatchetMagics(Magics, Configurable):
 
     def _progress_display(self, title: str) -> Any:
         """A context giving a :class:`ProgressDisplay` (closed when the run ends), or ``None`` when switched off."""
-        return ProgressDisplay(title) if self.progress else contextlib.nullcontext()
+        return ProgressDisplay(title, tick_after=1.0) if self.progress else contextlib.nullcontext()
 
     def _print_logs(self, execution: Any) -> None:
         if not self.show_logs:

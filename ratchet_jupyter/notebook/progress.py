@@ -4,8 +4,9 @@ A :class:`ProgressDisplay` is the ``progress=`` callback of ``Runtime.map`` (eve
 ``{"done": k, "total": n}``) and ``Runtime.run`` (the task's events: ``progress``,
 ``step``, ``message``, ``time_ms``). In a kernel with ipywidgets it shows a progress
 bar and a label; elsewhere (a terminal, a plain ``InteractiveShell``) it prints text
-lines. Both show the elapsed time. Nothing is shown before the first event, so a run
-that reports no progress shows nothing. Display problems are swallowed: progress must
+lines. Both show the elapsed time. Nothing is shown before the first event, or, with
+``tick_after``, before that many seconds: a longer run then shows "running" and its
+elapsed time even when it reports nothing. Display problems are swallowed: progress must
 never break the run it reports on.
 """
 
@@ -52,7 +53,7 @@ class ProgressDisplay:
     manager to close it however the run ends.
     """
 
-    def __init__(self, title: str, use_widgets: bool | None = None) -> None:
+    def __init__(self, title: str, use_widgets: bool | None = None, tick_after: float | None = None) -> None:
         self.title = title
         self.use_widgets = widgets_available() if use_widgets is None else use_widgets
         self.started = time.monotonic()
@@ -64,6 +65,26 @@ class ProgressDisplay:
         self._shown_at: float | None = None  # when a line was printed / the widget updated last
         self._shown_step: Any = None
         self._pending = False
+        if tick_after is not None:
+            # a long run that reports nothing still shows that it runs, and for how long
+            threading.Thread(target=self._tick, args=(tick_after,), name="ratchet-progress", daemon=True).start()
+
+    def _tick(self, after: float) -> None:
+        time.sleep(after)
+        while not self.closed:
+            try:
+                with self._lock:
+                    if self.closed:
+                        return
+                    # only while the run reports nothing itself: its own events say more
+                    if self.event is None or self.event.get("running"):
+                        self.event = {"running": True}
+                        self._pending = True
+                        if self._due(time.monotonic()):
+                            self._show()
+            except Exception:  # noqa: BLE001 - a display error must not break the run
+                pass
+            time.sleep(TEXT_INTERVAL)
 
     # -- the callback ---------------------------------------------------------------------------
     def __call__(self, event: dict[str, Any]) -> None:
@@ -117,6 +138,8 @@ class ProgressDisplay:
             fraction = _fraction(event.get("progress"))
             parts = [] if fraction is None else [f"{fraction:.0%}"]
             parts += [str(event[key]) for key in ("step", "message") if event.get(key) not in (None, "")]
+            if not parts:
+                parts = ["running"]
         parts.append(f"{self.elapsed:.1f} s")
         return " · ".join(parts)
 

@@ -68,6 +68,7 @@
       unmatched: null,
       diverged: null,
       tape: opts.tape || { clock: [], random: [] },
+      clockRun: 0,
       clockPos: 0,
       randomPos: 0,
       det: opts.det || null,
@@ -78,18 +79,47 @@
     };
   }
 
+  // Random values are taped one by one, up to a bound (a task drawing more than that
+  // before a fetch may diverge on replay, which is then reported, not hidden).
+  const MAX_TAPED_RANDOM = 100000;
   function fromTape(list, posKey, live) {
     if (cur === null) return live();
     const pos = cur[posKey]++;
     if (pos < list.length) return list[pos];
     const value = live();
-    list.push(value);
+    if (list.length < MAX_TAPED_RANDOM) list.push(value);
+    return value;
+  }
+
+  // The clock is taped as runs of [value, count]: a loop reading Date.now() millions of
+  // times sees a few thousand distinct milliseconds, not millions of values.
+  function clockFromTape() {
+    const runs = cur.tape.clock;
+    while (cur.clockRun < runs.length) {
+      const run = runs[cur.clockRun];
+      if (cur.clockPos < run[1]) {
+        cur.clockPos++;
+        return run[0];
+      }
+      cur.clockRun++;
+      cur.clockPos = 0;
+    }
+    const value = originalNow();
+    const last = runs.length ? runs[runs.length - 1] : null;
+    if (last !== null && last[0] === value) {
+      last[1]++;
+    } else {
+      runs.push([value, 1]);
+      cur.clockRun = runs.length - 1;
+    }
+    cur.clockPos = runs[runs.length - 1][1];
+    cur.clockRun = runs.length - 1;
     return value;
   }
 
   function now() {
     if (cur !== null && cur.det) return cur.det.now;
-    return cur === null ? originalNow() : fromTape(cur.tape.clock, "clockPos", originalNow);
+    return cur === null ? originalNow() : clockFromTape();
   }
 
   function seededRandom() {
