@@ -508,3 +508,15 @@ def test_load_ext_ratchet_jupyter(bare_shell, services):
         assert find_magics(bare_shell) is None
     finally:
         set_services(previous)
+
+
+def test_load_a_zipped_task_and_run_it(shell, tmp_path):
+    import shutil
+
+    archive = shutil.make_archive(str(tmp_path / "word-stats"), "zip", root_dir=EXAMPLES, base_dir="word-stats")
+
+    run(shell, f"%ratchet load {archive}")
+    ran = run(shell, '%ratchet run word-stats --input {"text": "one two three"} -o stats')
+
+    assert shell.user_ns["stats"]["count"] == 3
+    assert bundle(ran.value)["application/json"]["longest"] == "three"
