@@ -31,9 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CODE = "(function(input) { return { y: input.a + 1 }; })"
-INPUT_SCHEMA = {"type": "object", "properties": {"a": {"type": "number"}}, "required": ["a"]}
-OUTPUT_SCHEMA = {"type": "object", "properties": {"y": {"type": "number"}}, "required": ["y"]}
+from benchmarks.bench_engine import CODE, INPUT_SCHEMA, OUTPUT_SCHEMA, samples_us  # noqa: E402 - after sys.path
 AGGREGATE = (
     "SELECT task_name, status, count(*) AS n, quantile_cont(duration_ms, 0.5) AS p50, "
     "quantile_cont(duration_ms, 0.95) AS p95 FROM executions GROUP BY ALL"
@@ -50,15 +48,6 @@ def config(path: str | None = None, **storage):
     for key, value in storage.items():
         c.StorageConfig[key] = value
     return c
-
-
-def samples_us(fn, runs: int, offset: int = 0) -> list[float]:
-    out = []
-    for i in range(runs):
-        start = time.perf_counter()
-        fn(offset + i)
-        out.append((time.perf_counter() - start) * 1e6)
-    return out
 
 
 def bench_recording(workdir: Path, runs: int, items: list, rounds: int, plain_items: int) -> dict:

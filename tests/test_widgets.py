@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import atexit
 import html
 import textwrap
 
 import ipywidgets as widgets
 import pytest
-from conftest import build_config
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets.config import Config
+from test_magics import bare_shell, services, shell  # noqa: F401 - the magics' fixtures, shared
 
 import ratchet_jupyter as rj
-from ratchet_jupyter.notebook import load_ipython_extension, unload_ipython_extension
-from ratchet_jupyter.services import Services
 from ratchet_jupyter.widgets import HistoryBrowser, TaskForm
 
 pytestmark = pytest.mark.timeout(60)
@@ -50,29 +45,8 @@ def shown(widget) -> str:
 
 # -- fixtures -------------------------------------------------------------------------------------
 @pytest.fixture
-def services(tmp_path):
-    """Services on a DuckDB file in tmp_path with one worker process, closed after the test."""
-    made = Services(config=build_config("process", 1, StorageConfig={"path": str(tmp_path / "history.duckdb")}))
-    yield made
-    made.close()
-
-
-@pytest.fixture
 def person_form(services):
     return TaskForm(rj.task(GREET, name="greet", input_schema=PERSON), services=services)
-
-
-@pytest.fixture
-def shell(tmp_path, services):
-    """A fresh InteractiveShell with the magics loaded on the test's services."""
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    made = InteractiveShell(config=config, ipython_dir=str(tmp_path / "ipython"))
-    load_ipython_extension(made, services=services)
-    yield made
-    unload_ipython_extension(made)
-    atexit.unregister(made.atexit_operations)
-    InteractiveShell.clear_instance()
 
 
 def run_cell(shell, source: str):

@@ -128,6 +128,18 @@ class DuckDBBackend(StorageBackend):
                     con.close()
 
     @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write session in one transaction: committed at the end of the block, rolled back on error."""
+        with self.session(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    @contextlib.contextmanager
     def _file_lock(self, exclusive: bool) -> Iterator[None]:
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -316,17 +328,11 @@ class DuckDBBackend(StorageBackend):
     def insert(self, spec, rows):
         if not rows:
             return
-        with self.session(write=True) as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
+        try:
+            with self.transaction() as con:
                 self._insert_rows(con, spec, rows)
-                con.execute("COMMIT")
-            except duckdb.ConstraintException as exc:
-                con.execute("ROLLBACK")
-                raise StorageError(f"{spec.target}: {exc}", operation="insert") from None
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+        except duckdb.ConstraintException as exc:
+            raise StorageError(f"{spec.target}: {exc}", operation="insert") from None
 
     @staticmethod
     def _materialize(con: Any, spec: EntitySpec, key: str) -> None:
@@ -345,61 +351,46 @@ class DuckDBBackend(StorageBackend):
         columns = [c for c in spec.columns if c != spec.key and c in row]
         assignments = ", ".join(f'"{c}" = ?' for c in columns)
         params = [dumps(row[c]) if spec.columns[c] == "json" else row[c] for c in columns] + [key]
-        with self.session(write=True) as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                self._materialize(con, spec, key)
-                found = con.execute(f'SELECT count(*) FROM {spec.target} WHERE "{spec.key}" = ?', [key]).fetchone()[0]
-                if found:
-                    con.execute(f'UPDATE {spec.target} SET {assignments} WHERE "{spec.key}" = ?', params)
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
-            return bool(found)
+        with self.transaction() as con:
+            found = self._count_key(con, spec, key)
+            if found:
+                con.execute(f'UPDATE {spec.target} SET {assignments} WHERE "{spec.key}" = ?', params)
+        return bool(found)
 
     def delete(self, spec, key):
-        with self.session(write=True) as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                self._materialize(con, spec, key)
-                found = con.execute(f'SELECT count(*) FROM {spec.target} WHERE "{spec.key}" = ?', [key]).fetchone()[0]
-                con.execute(f'DELETE FROM {spec.target} WHERE "{spec.key}" = ?', [key])
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
-            return bool(found)
+        with self.transaction() as con:
+            found = self._count_key(con, spec, key)
+            con.execute(f'DELETE FROM {spec.target} WHERE "{spec.key}" = ?', [key])
+        return bool(found)
+
+    def _count_key(self, con: Any, spec: EntitySpec, key: str) -> int:
+        """Rows with this key, after turning a chunk that holds it into rows."""
+        self._materialize(con, spec, key)
+        return con.execute(f'SELECT count(*) FROM {spec.target} WHERE "{spec.key}" = ?', [key]).fetchone()[0]
 
     def append_executions(self, rows, bulk):
         if not rows and not bulk:
             return
-        with self.session(write=True) as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                if rows:
-                    self._insert_rows(con, EXECUTIONS, rows)
-                if bulk:
-                    # Staged as text first: DuckDB then splits every chunk's JSON in one
-                    # statement (an INSERT ... SELECT per chunk costs several times more).
-                    con.execute("CREATE OR REPLACE TEMP TABLE chunk_stage AS SELECT * FROM execution_chunks LIMIT 0")
-                    con.execute("ALTER TABLE chunk_stage ALTER inputs TYPE VARCHAR")
-                    con.execute("ALTER TABLE chunk_stage ALTER outputs TYPE VARCHAR")
-                    marks = ", ".join("?" for _ in _CHUNK_COLUMNS)
-                    con.executemany(
-                        f"INSERT INTO chunk_stage VALUES ({marks})",
-                        [self._chunk_row(shared, chunk, ids) for shared, chunk, ids in bulk],
-                    )
-                    plain = ", ".join(_CHUNK_COLUMNS[:-2])
-                    con.execute(
-                        f"INSERT INTO execution_chunks SELECT {plain}, json_extract(inputs, '$[*]'), "
-                        "json_extract(outputs, '$.o[*]') FROM chunk_stage"
-                    )
-                    con.execute("DROP TABLE chunk_stage")
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+        with self.transaction() as con:
+            if rows:
+                self._insert_rows(con, EXECUTIONS, rows)
+            if bulk:
+                # Staged as text first: DuckDB then splits every chunk's JSON in one
+                # statement (an INSERT ... SELECT per chunk costs several times more).
+                con.execute("CREATE OR REPLACE TEMP TABLE chunk_stage AS SELECT * FROM execution_chunks LIMIT 0")
+                con.execute("ALTER TABLE chunk_stage ALTER inputs TYPE VARCHAR")
+                con.execute("ALTER TABLE chunk_stage ALTER outputs TYPE VARCHAR")
+                marks = ", ".join("?" for _ in _CHUNK_COLUMNS)
+                con.executemany(
+                    f"INSERT INTO chunk_stage VALUES ({marks})",
+                    [self._chunk_row(shared, chunk, ids) for shared, chunk, ids in bulk],
+                )
+                plain = ", ".join(_CHUNK_COLUMNS[:-2])
+                con.execute(
+                    f"INSERT INTO execution_chunks SELECT {plain}, json_extract(inputs, '$[*]'), "
+                    "json_extract(outputs, '$.o[*]') FROM chunk_stage"
+                )
+                con.execute("DROP TABLE chunk_stage")
 
     @staticmethod
     def _chunk_row(shared: dict, chunk: BulkChunk, ids: Sequence[str]) -> list[Any]:
