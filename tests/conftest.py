@@ -145,6 +145,11 @@ class LocalServer:
         self.stop = threading.Event()
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        #: Extra routes: path -> (status, content type, body bytes).
+        self.routes: dict[str, tuple[int, str, bytes]] = {}
+        #: ``/hook`` answers these statuses in turn, then ``hook_after``.
+        self.hook_script: list[int] = []
+        self.hook_after = 200
         self.httpd = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         host, port = self.httpd.server_address[:2]
         self.url = f"http://{host}:{port}"
@@ -152,6 +157,20 @@ class LocalServer:
     def paths(self) -> list[str]:
         with self.lock:
             return [r["path"] for r in self.requests]
+
+    def serve(self, path: str, body: bytes | str, content_type: str = "application/json", status: int = 200) -> str:
+        """Answer ``path`` with ``body``; return its URL."""
+        self.routes[path] = (status, content_type, body.encode() if isinstance(body, str) else body)
+        return self.url + path
+
+    @property
+    def hook_url(self) -> str:
+        return self.url + "/hook"
+
+    def posts(self, path: str = "/hook") -> list[dict[str, Any]]:
+        """The requests to ``path``, their JSON bodies parsed (``body``) and headers kept."""
+        with self.lock:
+            return [dict(r, body=json.loads(r["body"])) for r in self.requests if r["path"] == path]
 
 
 def _make_handler(server: LocalServer):
@@ -190,7 +209,14 @@ def _make_handler(server: LocalServer):
         def _route(self) -> None:
             body = self._record()
             path = self.path.split("?", 1)[0]
-            if path.startswith("/users/"):
+            if self.path in server.routes:
+                status, content_type, data = server.routes[self.path]
+                self._send(status, data, content_type)
+            elif path == "/hook":
+                with server.lock:
+                    status = server.hook_script.pop(0) if server.hook_script else server.hook_after
+                self._send(status, {"status": status})
+            elif path.startswith("/users/"):
                 name = path[len("/users/"):]
                 self._send(200, {"login": name, "name": name.title(), "public_repos": len(name)})
             elif path.startswith("/status/"):
@@ -229,7 +255,9 @@ def http_server():
 
     Routes: ``/users/NAME`` (JSON user), ``/status/CODE`` (that status, JSON body),
     ``/echo`` (echoes method and JSON body), ``/slow`` (answers after 3 s),
-    ``/big`` (2 MB of text). Every request is recorded in ``server.requests``.
+    ``/big`` (2 MB of text), ``/hook`` (answers the statuses of ``hook_script`` in turn, then
+    ``hook_after``), and whatever ``server.serve(path, body)`` adds. Every request is recorded
+    in ``server.requests``.
     """
     server = LocalServer()
     thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -177,6 +177,31 @@ class PluginError(RatchetError):
     error_type = "PluginError"
 
 
+class MiddlewareError(PluginError):
+    """A middleware hook raised, rejected an input or overran its time limit (``details['hook']``)."""
+
+    error_type = "MiddlewareError"
+
+
+class RegistryError(RatchetError):
+    """A task source could not be read, or its tasks conflict (``details['source']``, ``details['path']``)."""
+
+    error_type = "RegistryError"
+
+
+class DeliveryError(RatchetError):
+    """An output destination did not take an output (``details['destination']``, ``details['attempts']``)."""
+
+    error_type = "DeliveryError"
+    retryable_default = True
+
+
+class ServiceNotFoundError(ConfigError):
+    """Nothing is registered for a requested service type."""
+
+    error_type = "ServiceNotFoundError"
+
+
 #: Map of serialised ``error_type`` to class, for rebuilding errors sent by workers.
 ERROR_TYPES: dict[str, type[RatchetError]] = {
     cls.error_type: cls
@@ -184,6 +209,7 @@ ERROR_TYPES: dict[str, type[RatchetError]] = {
         RatchetError, TaskError, TaskSyntaxError, ValidationError, SchemaError,
         JSRuntimeError, TimeoutError, MemoryLimitError, WorkerLostError,
         CancelledError, FetchError, ConfigError, StorageError, PluginError,
+        MiddlewareError, RegistryError, DeliveryError, ServiceNotFoundError,
     )
 }
 

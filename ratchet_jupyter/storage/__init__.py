@@ -2,15 +2,16 @@
 
 from .backends import MemoryBackend, StorageBackend
 from .cache import TTLCache
-from .entities import EXECUTIONS, TASKS, EntitySpec, StoredTask
+from .entities import DELIVERIES, EXECUTIONS, TASKS, DeliveryRecord, EntitySpec, StoredTask
 from .migrations import SCHEMA_VERSION, migrate
 from .query import Filter, Page, PageRequest, Query
 from .recorder import HistoryRecorder
-from .repository import ExecutionRepository, Repository, TaskRepository
+from .repository import DeliveryRepository, ExecutionRepository, Repository, TaskRepository
 from .store import Storage
 
 __all__ = [
-    "EXECUTIONS", "EntitySpec", "ExecutionRepository", "Filter", "HistoryRecorder", "MemoryBackend", "Page",
+    "DELIVERIES", "DeliveryRecord", "DeliveryRepository", "EXECUTIONS", "EntitySpec", "ExecutionRepository",
+    "Filter", "HistoryRecorder", "MemoryBackend", "Page",
     "PageRequest", "Query", "Repository", "SCHEMA_VERSION", "Storage", "StorageBackend", "StoredTask",
     "TASKS", "TTLCache", "TaskRepository", "migrate",
 ]

@@ -107,7 +107,8 @@ class MemoryBackend(StorageBackend):
     def insert(self, spec, rows):
         with self._lock:
             table = self._rows(spec)
-            keys = {r[spec.key] for r in table} if spec.table == "tasks" else set()
+            # every table but the executions has a primary key (an execution id may repeat)
+            keys = {r[spec.key] for r in table} if spec.target != "execution_rows" else set()
             for row in rows:
                 if row[spec.key] in keys:
                     raise StorageError(f"{spec.table} already holds {spec.key}={row[spec.key]!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Generic, TypeVar
@@ -173,6 +174,76 @@ EXECUTIONS: EntitySpec[Execution] = EntitySpec(
     from_row=execution_from_row,
     entity_id=lambda e: e.id,
     write_table="execution_rows",
+)
+
+
+@dataclass
+class DeliveryRecord:
+    """One delivery of one execution's output to one destination, as recorded.
+
+    Attributes
+    ----------
+    id : str
+    execution_id, task_name : str
+    destination : str
+        The configured destination name.
+    destination_type : str
+        Its type (``filesystem``, ``webhook``, ``duckdb``, ``stdout`` or a plugin's).
+    status : str
+        ``"delivered"`` or ``"failed"``.
+    attempts : int
+        Tries made (a webhook retries).
+    error : str or None
+        One line saying why it failed.
+    location : str or None
+        Where it went (a file, a URL and status, a table), when the destination says.
+    created_at : datetime (UTC)
+    """
+
+    execution_id: str
+    task_name: str
+    destination: str
+    destination_type: str
+    status: str
+    attempts: int = 1
+    error: str | None = None
+    location: str | None = None
+    created_at: datetime = field(default_factory=_now)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == "delivered"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form (``created_at`` as ISO text)."""
+        return {
+            "id": self.id, "execution_id": self.execution_id, "task_name": self.task_name,
+            "destination": self.destination, "destination_type": self.destination_type, "status": self.status,
+            "attempts": self.attempts, "error": self.error, "location": self.location,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+DELIVERIES: EntitySpec[DeliveryRecord] = EntitySpec(
+    table="deliveries",
+    key="id",
+    columns={
+        "id": "text", "execution_id": "text", "task_name": "text", "destination": "text",
+        "destination_type": "text", "status": "text", "attempts": "int", "error": "text", "location": "text",
+        "created_at": "ts",
+    },
+    to_row=lambda d: {
+        "id": d.id, "execution_id": d.execution_id, "task_name": d.task_name, "destination": d.destination,
+        "destination_type": d.destination_type, "status": d.status, "attempts": d.attempts, "error": d.error,
+        "location": d.location, "created_at": d.created_at,
+    },
+    from_row=lambda r: DeliveryRecord(
+        execution_id=r["execution_id"], task_name=r["task_name"], destination=r["destination"],
+        destination_type=r["destination_type"], status=r["status"], attempts=int(r.get("attempts") or 1),
+        error=r.get("error"), location=r.get("location"), created_at=r["created_at"], id=r["id"],
+    ),
+    entity_id=lambda d: d.id,
 )
 
 

@@ -101,6 +101,21 @@ MIGRATIONS: dict[int, list[str]] = {
                progress, deterministic, process, batch_id
         FROM execution_chunk_rows""",
     ],
+    # Where each output of an execution was delivered (or failed to be), for redelivery.
+    4: [
+        """CREATE TABLE deliveries (
+            id VARCHAR PRIMARY KEY,
+            execution_id VARCHAR NOT NULL,
+            task_name VARCHAR NOT NULL,
+            destination VARCHAR NOT NULL,
+            destination_type VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL,
+            error VARCHAR,
+            location VARCHAR,
+            created_at TIMESTAMPTZ NOT NULL
+        )""",
+    ],
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

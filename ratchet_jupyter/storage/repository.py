@@ -11,7 +11,7 @@ from ..core.errors import StorageError
 from ..core.execution import Execution
 from .backends import StorageBackend
 from .cache import TTLCache
-from .entities import EXECUTIONS, TASKS, EntitySpec, StoredTask
+from .entities import DELIVERIES, EXECUTIONS, TASKS, DeliveryRecord, EntitySpec, StoredTask
 from .query import Filter, Page, PageRequest, Query
 
 T = TypeVar("T")
@@ -149,3 +149,14 @@ class ExecutionRepository(Repository[Execution]):
 
     def __init__(self, backend: StorageBackend, cache: TTLCache | None = None) -> None:
         super().__init__(backend, EXECUTIONS, cache)
+
+
+class DeliveryRepository(Repository[DeliveryRecord]):
+    """Where the outputs of executions were delivered, or failed to be."""
+
+    def __init__(self, backend: StorageBackend, cache: TTLCache | None = None) -> None:
+        super().__init__(backend, DELIVERIES, cache)
+
+    def for_execution(self, execution_id: str) -> list[DeliveryRecord]:
+        """Every delivery of one execution, oldest first."""
+        return self.find_all(Query.where(execution_id=execution_id, sort="created_at"))
