@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import Any, Sequence
 
@@ -43,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--input-file", metavar="FILE", help="read the input JSON from FILE ('-' for stdin)")
     run.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit for this run")
     run.add_argument("--logs", action="store_true", help="print the task's console output on stderr")
+    run.add_argument("--output", dest="outputs", action="append", metavar="DEST",
+                     help="deliver the output to this destination of OutputConfig.destinations (repeatable)")
 
     val = sub.add_parser("validate", help="check a task's metadata, JS syntax and schemas", epilog=_CONFIG_HELP)
     val.add_argument("--from-fs", required=True, metavar="PATH", help="task directory or .zip")
@@ -69,6 +72,28 @@ def build_parser() -> argparse.ArgumentParser:
     gen_task.add_argument("--label", required=True, help="the task's label (its name)")
     gen_task.add_argument("--description", default="", help="what the task does")
     gen_task.add_argument("--version", default="1.0.0", help="version (default 1.0.0)")
+
+    fmt = dict(choices=["table", "json", "csv"], default="table", help="output format")
+    plugins = sub.add_parser("plugins", help="plugins found: loaded, failed and disabled")
+    plugins_sub = plugins.add_subparsers(dest="action", parser_class=_Parser, metavar="ACTION", required=True)
+    plugins_sub.add_parser("list", help="list the plugins", epilog=_CONFIG_HELP).add_argument("--format", **fmt)
+
+    repo = sub.add_parser("repo", help="task sources (RegistryConfig.sources): list and sync")
+    repo_sub = repo.add_subparsers(dest="action", parser_class=_Parser, metavar="ACTION", required=True)
+    repo_list = repo_sub.add_parser("list", help="the tasks of every source", epilog=_CONFIG_HELP)
+    repo_list.add_argument("--sources", action="store_true", help="list the sources instead of their tasks")
+    repo_list.add_argument("--format", **fmt)
+    repo_sub.add_parser("sync", help="scan every source again; report what loaded and what failed", epilog=_CONFIG_HELP)
+
+    outputs = sub.add_parser("outputs", help="deliveries of task outputs: list, redeliver")
+    outputs_sub = outputs.add_subparsers(dest="action", parser_class=_Parser, metavar="ACTION", required=True)
+    out_list = outputs_sub.add_parser("list", help="recorded deliveries, newest first", epilog=_CONFIG_HELP)
+    out_list.add_argument("--execution", metavar="ID", help="only the deliveries of this execution")
+    out_list.add_argument("--status", choices=["delivered", "failed"], help="only this status")
+    out_list.add_argument("--format", **fmt)
+    redeliver = outputs_sub.add_parser("redeliver", help="deliver a recorded execution's output again", epilog=_CONFIG_HELP)
+    redeliver.add_argument("execution", metavar="ID", help="the execution id")
+    redeliver.add_argument("--destination", metavar="DEST", help="only this destination (default: where it failed)")
 
     spec = sub.add_parser("kernelspec", help="the 'Python 3 (Ratchet)' Jupyter kernel (ratchet kernelspec install)")
     spec_sub = spec.add_subparsers(dest="action", parser_class=_Parser, metavar="ACTION", required=True)
@@ -143,13 +168,17 @@ def cmd_run_once(args: argparse.Namespace, config_args: Sequence[str]) -> int:
     task = load_task(args.from_fs)
     payload = _read_input(args)
     with _services(config_args) as services:
-        execution = services.runtime.run(task, payload, timeout=args.timeout)
+        services.check_outputs(task, args.outputs)
+        execution = services.runtime.run(task, payload, timeout=args.timeout, outputs=args.outputs)
+        failed = [d for d in services.outputs.deliveries(execution_id=execution.id) if d.status != "delivered"]
     if args.logs:
         for entry in execution.logs:
             print(f"[{entry['level']}] {entry['message']}", file=sys.stderr)
     output = execution.result()
     print(json.dumps(output))
-    return 0
+    for delivery in failed:
+        print(f"DeliveryError: {delivery.destination}: {delivery.error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_validate(args: argparse.Namespace, config_args: Sequence[str]) -> int:
@@ -190,6 +219,51 @@ def cmd_sql(args: argparse.Namespace, config_args: Sequence[str]) -> int:
     return 0
 
 
+def _frame(records: list[Any], columns: list[str]) -> Any:
+    from .listing import records_frame
+
+    return records_frame(records, columns)
+
+
+def cmd_plugins(args: argparse.Namespace, config_args: Sequence[str]) -> int:
+    from .listing import PLUGIN_COLUMNS
+
+    with _services(config_args) as services:
+        records = services.plugin_records()
+    _print_frame(_frame(records, PLUGIN_COLUMNS), args.format)
+    return 1 if any(r.status == "failed" for r in records) else 0
+
+
+def cmd_repo(args: argparse.Namespace, config_args: Sequence[str]) -> int:
+    from .listing import SOURCE_COLUMNS, registry_tasks
+
+    with _services(config_args) as services:
+        if args.action == "sync":
+            report = services.sync_sources()
+            print(report.summary())
+            for problem in services.registry.problems:
+                print(f"{problem.kind}: {problem.path}: {problem.error}", file=sys.stderr)
+            return 0 if report.ok and not report.problems else 1
+        if args.sources:
+            _print_frame(_frame(services.sources(), SOURCE_COLUMNS), args.format)
+        else:
+            _print_frame(registry_tasks(services), args.format)
+    return 0
+
+
+def cmd_outputs(args: argparse.Namespace, config_args: Sequence[str]) -> int:
+    from .listing import DELIVERY_COLUMNS
+
+    with _services(config_args) as services:
+        if args.action == "redeliver":
+            records = services.redeliver(args.execution, args.destination)
+            _print_frame(_frame(records, DELIVERY_COLUMNS), "table")
+            return 0 if records and all(r.status == "delivered" for r in records) else 1
+        records = services.outputs.deliveries(execution_id=args.execution, status=args.status)
+    _print_frame(_frame(records, DELIVERY_COLUMNS), args.format)
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace, config_args: Sequence[str]) -> int:
     path = generate_task(args.path, args.label, args.description, args.version)
     print(f"created {path}")
@@ -226,11 +300,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     commands = {
         "run-once": cmd_run_once, "validate": cmd_validate, "test": cmd_test, "history": cmd_history,
-        "sql": cmd_sql, "generate": cmd_generate, "kernelspec": cmd_kernelspec,
+        "sql": cmd_sql, "generate": cmd_generate, "kernelspec": cmd_kernelspec, "plugins": cmd_plugins,
+        "repo": cmd_repo, "outputs": cmd_outputs,
     }
     if args.command is None:
         parser.print_help()
         return 2
+    # commands report problems themselves, once; the services' warnings would repeat them
+    logging.getLogger("ratchet_jupyter").setLevel(logging.ERROR)
     try:
         load_config(config_args)  # bad config fails here, before anything runs
         return commands[args.command](args, config_args)

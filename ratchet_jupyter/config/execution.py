@@ -21,6 +21,12 @@ class ExecutionConfig(Configurable):
         cannot take the caller down). 'inline': V8 in the calling process, lowest latency.""",
     ).tag(config=True)
 
+    backend = Unicode(
+        "",
+        help="""Name of an execution backend provided by a plugin (see ``%ratchet plugins``).
+        Empty: the built-in backend chosen by ``isolation``.""",
+    ).tag(config=True)
+
     worker_count = Int(
         help="Number of worker processes in the pool (default: the number of CPUs).",
     ).tag(config=True)

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 from traitlets import Bool, Float, Int, Unicode, validate
 from traitlets.config import Configurable
 
 from ..core.errors import ConfigError
+from .paths import ratchet_data_dir
 
 
 def default_history_path() -> str:
     """``<jupyter data dir>/ratchet/history.duckdb``."""
-    import os
-
-    try:
-        from jupyter_core.paths import jupyter_data_dir
-
-        base = jupyter_data_dir()
-    except ImportError:  # pragma: no cover - jupyter_core is a dependency
-        base = os.path.join(os.path.expanduser("~"), ".local", "share", "jupyter")
-    return os.path.join(base, "ratchet", "history.duckdb")
+    return os.path.join(ratchet_data_dir(), "history.duckdb")
 
 
 class StorageConfig(Configurable):
@@ -32,7 +27,8 @@ class StorageConfig(Configurable):
 
     backend = Unicode(
         "duckdb",
-        help="Storage backend: 'duckdb' (the file above) or 'memory' (this process only, for tests).",
+        help="""Storage backend: 'duckdb' (the file above), 'memory' (this process only, for tests), or the
+        name of a backend a plugin provides.""",
     ).tag(config=True)
 
     record_history = Bool(True, help="Record every execution (single runs and every item of a map).").tag(config=True)
@@ -63,8 +59,8 @@ class StorageConfig(Configurable):
 
     @validate("backend")
     def _check_backend(self, proposal):
-        if proposal["value"] not in ("duckdb", "memory"):
-            raise ConfigError(f"StorageConfig.backend must be 'duckdb' or 'memory', got {proposal['value']!r}")
+        if not str(proposal["value"]).strip():
+            raise ConfigError("StorageConfig.backend must name a backend: 'duckdb', 'memory' or one a plugin provides")
         return proposal["value"]
 
     @validate("flush_interval")

@@ -198,3 +198,5 @@ class ExecutionBatch:
     executions: list[Execution]
     bulk: list[BulkChunk] = field(default_factory=list)
     batch_id: str | None = None
+    #: Output destinations named for this run (None: those configured for the task).
+    outputs: list[str] | None = None

@@ -22,6 +22,8 @@ from traitlets.config import Configurable
 
 from ..core.errors import RatchetError
 from ..core.testcase import TestCase
+from ..listing import registry_tasks
+from . import admin
 from .arguments import (
     Command, CommandTable, arg, at_least_one, batch_inputs, json_or_variable, parse, positive_seconds, variable_name,
 )
@@ -42,6 +44,8 @@ _RUN_OPTIONS = (
     arg("-o", dest="output_var", metavar="VAR", help="store the output (a batch: the list of executions) in VAR"),
     arg("--timeout", type=positive_seconds, metavar="SECONDS", help="time limit of each execution"),
     arg("--no-validate", action="store_true", help="do not check inputs and outputs against the schemas"),
+    arg("--output", dest="outputs", action="append", metavar="DEST",
+        help="deliver the output to this destination of OutputConfig.destinations (repeatable)"),
 )
 _DEFINE = Command(
     "", "Define a task from the cell (its main.js); run it when --input is given.", None,
@@ -124,7 +128,8 @@ class RatchetMagics(Magics, Configurable):
 
         %%ratchet NAME [--input JSON|VAR] [-o VAR] [--input-schema ...] [--output-schema ...]
             defines the task NAME from the cell's JavaScript (runs it when --input is given).
-        %ratchet SUB ... : run, test, list, show, history, form, sql, load, save, config, help.
+        %ratchet SUB ... : run, test, list, show, history, form, sql, load, save, config, help,
+            plugins, sources, outputs.
         %ratchet alone lists the sub-commands.
         """
         if cell is not None:
@@ -199,11 +204,14 @@ class RatchetMagics(Magics, Configurable):
     def _test(self, args: argparse.Namespace) -> TestReportView:
         return TestReportView(self.services.runtime.test(self._task(args.name)))
 
-    @subcommand("list", "The tasks of this notebook (--stored: every stored version of every task).",
-                arg("--stored", action="store_true", help="list every version in the task store"))
+    @subcommand("list", "The tasks of this notebook (--stored: every stored version; --registry: the sources').",
+                arg("--stored", action="store_true", help="list every version in the task store"),
+                arg("--registry", action="store_true", help="list the tasks of the task sources (RegistryConfig)"))
     def _list(self, args: argparse.Namespace) -> Any:
         import pandas as pd
 
+        if args.registry:
+            return registry_tasks(self.services)
         if args.stored:
             rows = [
                 {"name": s.name, "version": s.version, "hash": s.content_hash[:12], "tests": len(s.tests or []),
@@ -295,7 +303,8 @@ class RatchetMagics(Magics, Configurable):
     def _run_task(self, task: Any, args: argparse.Namespace) -> Any:
         variable_name(args.output_var, "-o")
         value = json_or_variable(args.input if args.input is not None else "{}", self.shell.user_ns, "--input")
-        options = {"timeout": args.timeout, "validate": False if args.no_validate else None}
+        options = {"timeout": args.timeout, "validate": False if args.no_validate else None, "outputs": args.outputs}
+        self.services.check_outputs(task, args.outputs)
         batch = batch_inputs(value)
         if batch is None:
             with self._progress_display(task.name) as progress:
@@ -393,3 +402,19 @@ class RatchetMagics(Magics, Configurable):
                 chain.chain = [(p, f) for p, f in chain.chain if getattr(f, "__func__", None) != self._complete_hook]
                 if not chain.chain:
                     del dispatcher.strs[key]
+
+
+# -- sub-commands living in their own modules ----------------------------------------------------
+subcommand("plugins", "Plugins found: loaded, failed (stage and error) or disabled; what each adds.")(admin.plugins)
+subcommand(
+    "sources", "Task sources (RegistryConfig.sources) and their status.",
+    arg("--sync", action="store_true", help="scan every source again first"),
+    arg("--problems", action="store_true", help="list the tasks that failed to load, duplicates and conflicts"),
+)(admin.sources)
+subcommand(
+    "outputs", "Deliveries of outputs to destinations; --redeliver ID sends an execution's output again.",
+    arg("--execution", metavar="ID", help="only the deliveries of this execution"),
+    arg("--status", choices=["delivered", "failed"], help="only this status"),
+    arg("--redeliver", metavar="ID", help="deliver this execution's output again"),
+    arg("--destination", metavar="DEST", help="with --redeliver: only to this destination"),
+)(admin.outputs)

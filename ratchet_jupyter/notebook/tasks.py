@@ -57,13 +57,8 @@ class NotebookTasks(Mapping[str, Task]):
         task = self._tasks.get(name)
         if task is not None and (version is None or task.version == version):
             return task
-        stored = self.services.storage.tasks.find_by_name(name, version)
-        if stored is None:
-            return None
-        task = stored.to_task()
-        if version is None:
-            self._tasks[name] = task
-        return task
+        # the registry's tasks are not kept here: a watched source may reload them any time
+        return self.services.find_task(name, version)
 
     def versions(self, name: str | None = None) -> list[Any]:
         """Stored versions (``StoredTask``) of ``name``, or of every task, newest first."""

@@ -17,23 +17,26 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from traitlets import Instance, List, Type
+from traitlets import Dict, Instance, List, Type
 from traitlets.config import Config, LoggingConfigurable
 
 from ..config import ExecutionConfig, HttpConfig, RetryConfig, ValidationConfig
 from ..core.errors import (
-    CancelledError,
+    CancelledError, ConfigError, MiddlewareError,
     RatchetError, TaskSyntaxError, TimeoutError, ValidationError, WorkerLostError, error_from_dict,
 )
+from ..core.events import EventBus
 from ..core.execution import BulkChunk, Execution, ExecutionBatch, ExecutionStatus
 from ..core.task import Task
 from ..core.testcase import TestCase, TestReport, judge
+from ..plugins.middleware import MiddlewareChain
 from .backends import ExecutionBackend, InlineBackend, ProcessBackend
 from .frames import executions_frame, frame_inputs, is_dataframe
 from .http import HttpSettings
 from .protocol import envelope_to_result, source_name, syntax_message
 
 ProgressCallback = Callable[[dict[str, Any]], None]
+_NO_MIDDLEWARE = MiddlewareChain()
 _MAX_CHUNK = 2000
 
 
@@ -91,6 +94,12 @@ class Runtime(LoggingConfigurable):
     retry = Instance(RetryConfig)
     http = Instance(HttpConfig)
     listeners = List(help="Callables given an ExecutionBatch after every run and map (the recorder hooks in here).")
+    middleware = Instance(MiddlewareChain, args=(), help="Hooks run before and after every execution (plugins add to it).")
+    events = Instance(EventBus, allow_none=True, help="Where execution.started/finished/failed events go (None: nowhere).")
+    backend_factories = Dict(
+        help="""Execution backends provided by plugins: name -> callable(ExecutionConfig) returning an
+        ExecutionBackend. ExecutionConfig.backend picks one by name."""
+    )
 
     def __init__(self, config: Config | None = None, **kwargs: Any) -> None:
         super().__init__(config=config or Config(), **kwargs)
@@ -123,7 +132,16 @@ class Runtime(LoggingConfigurable):
             with self._backend_lock:
                 if self._backend is None:
                     cfg = self.execution
-                    if cfg.isolation == "inline":
+                    if cfg.backend:
+                        factory = self.backend_factories.get(cfg.backend)
+                        if factory is None:
+                            known = ", ".join(sorted(self.backend_factories)) or "none"
+                            raise ConfigError(
+                                f"ExecutionConfig.backend: no execution backend named {cfg.backend!r} "
+                                f"(plugins provide: {known})"
+                            )
+                        self._backend = factory(cfg)
+                    elif cfg.isolation == "inline":
                         self._backend = self.inline_backend_class(grace=cfg.kill_grace)
                     else:
                         self._backend = self.process_backend_class(
@@ -142,6 +160,7 @@ class Runtime(LoggingConfigurable):
             backend, self._backend = self._backend, None
         if backend is not None:
             backend.close()
+        self.middleware.close()
 
     def __enter__(self) -> "Runtime":
         return self
@@ -177,7 +196,20 @@ class Runtime(LoggingConfigurable):
             return self.settings.retry_timeouts
         return error.retryable
 
+    def _started(self, task: Task, ids: list[str]) -> None:
+        events = self.events
+        if events is not None and events.has_subscribers("execution.started"):
+            events.emit("execution.started", task=task, execution_ids=ids, count=len(ids))
+
     def _notify(self, batch: ExecutionBatch) -> None:
+        events = self.events
+        if events is not None:
+            ok = [e for e in batch.executions if e.status is ExecutionStatus.SUCCESS]
+            if ok and events.has_subscribers("execution.finished"):
+                events.emit("execution.finished", task=batch.task, batch=batch, executions=ok)
+            if len(ok) < len(batch.executions) and events.has_subscribers("execution.failed"):
+                failed = [e for e in batch.executions if e.status is not ExecutionStatus.SUCCESS]
+                events.emit("execution.failed", task=batch.task, batch=batch, executions=failed)
         for listener in list(self.listeners):
             try:
                 listener(batch)
@@ -196,17 +228,26 @@ class Runtime(LoggingConfigurable):
         deterministic: bool | None = None,
         progress: ProgressCallback | None = None,
         execution_id: str | None = None,
+        outputs: list[str] | None = None,
+        _nested: bool = False,
     ) -> Execution:
         """Run ``task`` on ``input`` and return the :class:`Execution`.
 
         Task failures (validation, JS errors, limits) are recorded in the
         execution, not raised; use ``execution.result()`` to raise them.
+        ``outputs`` names the output destinations of this run (default: the
+        task's configured ones); listeners receive it on the batch.
         """
         snap = self.settings
         det = snap.deterministic if deterministic is None else deterministic
         execution = Execution(task.name, task.version, task.content_hash, input, id=execution_id, deterministic=det)
+        if not _nested:
+            self._started(task, [execution.id])
         started = time.perf_counter()
+        chain = self.middleware if not _nested else _NO_MIDDLEWARE
         try:
+            if chain.has_before:
+                input = execution.input = chain.before(task, input)
             if validate if validate is not None else snap.validate_input:
                 _tagged(task.validator("input", snap.strict), input, "input")
             payload = self._payload(task, timeout, mocks, det, execution.id)
@@ -228,10 +269,14 @@ class Runtime(LoggingConfigurable):
             # the worker was stopped by the pool; the run is recorded as cancelled
             self._fail(execution, CancelledError("the run was interrupted", task=task.name))
             execution.duration_ms = (time.perf_counter() - started) * 1000
-            self._notify(ExecutionBatch(task, [execution]))
+            if not _nested:
+                self._notify(ExecutionBatch(task, [execution], outputs=outputs))
             raise
         execution.duration_ms = (time.perf_counter() - started) * 1000
-        self._notify(ExecutionBatch(task, [execution]))
+        if chain.has_after:
+            execution = chain.after(task, execution)
+        if not _nested:
+            self._notify(ExecutionBatch(task, [execution], outputs=outputs))
         return execution
 
     def _call_with_retries(self, execution: Execution, payload: dict[str, Any], live: Any = None) -> dict[str, Any]:
@@ -291,6 +336,7 @@ class Runtime(LoggingConfigurable):
         mocks: list[dict[str, Any]] | None = None,
         deterministic: bool | None = None,
         progress: ProgressCallback | None = None,
+        outputs: list[str] | None = None,
     ) -> Any:
         """Run ``task`` over ``inputs`` in chunks across the backend, keeping order.
 
@@ -308,12 +354,13 @@ class Runtime(LoggingConfigurable):
         cancelled, and :class:`BatchInterrupted` carries them all.
         """
         options = dict(chunk_size=chunk_size, timeout=timeout, validate=validate, mocks=mocks,
-                       deterministic=deterministic, progress=progress)
+                       deterministic=deterministic, progress=progress, outputs=outputs)
         if is_dataframe(inputs):
             return executions_frame(inputs, self._map(task, frame_inputs(inputs), **options))
         return self._map(task, inputs, **options)
 
-    def _map(self, task: Task, inputs: Iterable[Any], *, chunk_size, timeout, validate, mocks, deterministic, progress) -> list[Execution]:
+    def _map(self, task: Task, inputs: Iterable[Any], *, chunk_size, timeout, validate, mocks, deterministic, progress,
+             outputs) -> list[Execution]:
         items = list(inputs)
         total = len(items)
         det = self.execution.deterministic if deterministic is None else deterministic
@@ -328,12 +375,27 @@ class Runtime(LoggingConfigurable):
         def make(index: int) -> Execution:
             return Execution(name, version, digest, items[index], id=f"{batch}{index:012x}", started_at=started_at, deterministic=det)
 
+        self._started(task, [f"{batch}{index:012x}" for index in range(total)])
+        chain = self.middleware
+        rejected: set[int] = set()
+        if chain.has_before:
+            for index in range(total):
+                try:
+                    items[index] = chain.before(task, items[index])
+                except MiddlewareError as exc:
+                    execution = make(index)
+                    self._fail(execution, exc)
+                    executions[index] = execution
+                    rejected.add(index)
+
         in_check_js, out_check_js = task.js_predicates
         use_js = bool((check_in and in_check_js) or (check_out and out_check_js))
         runnable: list[int] = []
         # Inputs the V8-side predicate checks are validated there; Python decides the rest.
         in_validator = task.validator("input", strict) if check_in and not in_check_js and _has_schema(task.input_schema) else None
         for index, item in enumerate(items):
+            if index in rejected:
+                continue
             try:
                 if in_validator is not None:
                     _tagged(in_validator, item, "input")
@@ -399,7 +461,9 @@ class Runtime(LoggingConfigurable):
                         if special is not None and special.get("s") == 3:
                             # the V8 predicate could not vouch for this input: Python decides
                             _tagged(task.validator("input", strict), items[index], "input")
-                            execution = self.run(task, items[index], timeout=timeout, validate=validate, mocks=mocks, deterministic=det)
+                            execution = self.run(
+                                task, items[index], timeout=timeout, validate=validate, mocks=mocks, deterministic=det, _nested=True
+                            )
                             execution.id = make(index).id
                         elif special is None:
                             execution.output = outputs[position]
@@ -437,7 +501,7 @@ class Runtime(LoggingConfigurable):
                         execution = executions[index] = make(index)
                         self._fail(execution, CancelledError("the batch was interrupted before this item ran", task=name))
                 bulk = [chunk for chunk in bulk]  # only chunks that finished are in bulk
-                done_batch = ExecutionBatch(task, list(executions), bulk, batch)  # type: ignore[arg-type]
+                done_batch = ExecutionBatch(task, list(executions), bulk, batch, outputs)  # type: ignore[arg-type]
                 self._notify(done_batch)
                 raise BatchInterrupted(done_batch.executions) from None
             finally:
@@ -445,7 +509,11 @@ class Runtime(LoggingConfigurable):
                     gc.enable()
         finished = [e for e in executions if e is not None]
         assert len(finished) == total
-        self._notify(ExecutionBatch(task, finished, bulk, batch))
+        if chain.has_after:
+            # hooks may change outputs: the raw chunk texts would no longer match them
+            finished = [chain.after(task, execution) for execution in finished]
+            bulk = []
+        self._notify(ExecutionBatch(task, finished, bulk, batch, outputs))
         return finished
 
     # -- checks and tests ------------------------------------------------------------------------

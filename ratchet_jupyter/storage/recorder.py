@@ -20,7 +20,6 @@ import uuid
 import weakref
 from collections import deque
 from pathlib import Path
-from typing import Any
 
 from ..core.execution import ExecutionBatch
 from .backends import StorageBackend

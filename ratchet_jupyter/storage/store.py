@@ -9,13 +9,13 @@ from traitlets import Instance
 from traitlets.config import Config, LoggingConfigurable
 
 from ..config.storage import StorageConfig
-from ..core.errors import StorageError
+from ..core.errors import ConfigError, StorageError
 from .backends import MemoryBackend, StorageBackend
 from .cache import TTLCache
 from .entities import EXECUTIONS
 from .query import Filter, Query
 from .recorder import HistoryRecorder
-from .repository import ExecutionRepository, TaskRepository
+from .repository import DeliveryRepository, ExecutionRepository, TaskRepository
 
 HISTORY_COLUMNS = [
     "id", "task_name", "task_version", "status", "input", "output", "error_type", "error_message",
@@ -43,12 +43,21 @@ class Storage(LoggingConfigurable):
 
     settings = Instance(StorageConfig)
 
-    def __init__(self, config: Config | None = None, backend: StorageBackend | None = None, **kwargs: Any) -> None:
+    def __init__(self, config: Config | None = None, backend: StorageBackend | None = None,
+                 backend_factories: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config=config or Config(), **kwargs)
         self.settings = StorageConfig(parent=self)
         cfg = self.settings
         if backend is None:
-            if cfg.backend == "memory":
+            factories = backend_factories or {}
+            if cfg.backend in factories:  # a plugin's backend
+                backend = factories[cfg.backend](cfg)
+                if not isinstance(backend, StorageBackend):
+                    raise StorageError(f"the storage backend {cfg.backend!r} built a {type(backend).__name__}, not a StorageBackend")
+            elif cfg.backend not in ("duckdb", "memory"):
+                known = ", ".join(["duckdb", "memory", *sorted(factories)])
+                raise ConfigError(f"StorageConfig.backend: no storage backend named {cfg.backend!r} (known: {known})")
+            elif cfg.backend == "memory":
                 backend = MemoryBackend()
             else:
                 from .duckdb_backend import DuckDBBackend
@@ -57,6 +66,7 @@ class Storage(LoggingConfigurable):
         self.backend = backend
         self.tasks = TaskRepository(backend, TTLCache(cfg.cache_ttl, cfg.cache_size))
         self.executions = ExecutionRepository(backend, TTLCache(cfg.cache_ttl, cfg.cache_size))
+        self.deliveries = DeliveryRepository(backend, TTLCache(cfg.cache_ttl, cfg.cache_size))
         path = cfg.resolved_path()
         spool = cfg.spool_dir or (None if path == ":memory:" or cfg.backend == "memory" else path + ".spool")
         self.recorder = HistoryRecorder(
@@ -105,7 +115,7 @@ class Storage(LoggingConfigurable):
         return frame[HISTORY_COLUMNS]
 
     def sql(self, text: str):
-        """Run read-only SQL over the history (tables ``executions`` and ``tasks``); return a DataFrame."""
+        """Run read-only SQL over the history (``executions``, ``tasks``, ``deliveries``); return a DataFrame."""
         self.recorder.flush()
         return self.backend.sql(text)
 
