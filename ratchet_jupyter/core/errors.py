@@ -196,6 +196,25 @@ class DeliveryError(RatchetError):
     retryable_default = True
 
 
+class NotFoundError(RatchetError):
+    """A task, execution or other named thing does not exist (``details['kind']``, ``details['id']``)."""
+
+    error_type = "NotFoundError"
+
+
+class InvalidRequestError(RatchetError):
+    """A request's parameters are wrong (``details['parameter']`` names the bad one)."""
+
+    error_type = "InvalidRequestError"
+
+
+class ConflictError(RatchetError):
+    """The request clashes with the current state (e.g. a sync already running)."""
+
+    error_type = "ConflictError"
+    retryable_default = True
+
+
 class ServiceNotFoundError(ConfigError):
     """Nothing is registered for a requested service type."""
 
@@ -210,6 +229,7 @@ ERROR_TYPES: dict[str, type[RatchetError]] = {
         JSRuntimeError, TimeoutError, MemoryLimitError, WorkerLostError,
         CancelledError, FetchError, ConfigError, StorageError, PluginError,
         MiddlewareError, RegistryError, DeliveryError, ServiceNotFoundError,
+        NotFoundError, InvalidRequestError, ConflictError,
     )
 }
 

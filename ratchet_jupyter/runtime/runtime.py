@@ -517,6 +517,11 @@ class Runtime(LoggingConfigurable):
         return finished
 
     # -- checks and tests ------------------------------------------------------------------------
+    def validate_input(self, task: Task, value: Any) -> None:
+        """Raise the ValidationError (naming ``input`` and the JSON path) that running on ``value`` would record."""
+        if self.settings.validate_input:
+            _tagged(task.validator("input", self.settings.strict), value, "input")
+
     def check(self, task: Task) -> None:
         """Check a task's JS (syntax with line and column; that it evaluates to a function) and schemas.
 
