@@ -18,6 +18,8 @@ from traitlets.config import Config
 
 import ratchet_jupyter as rj
 
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Every history the suite writes (including the CLI's, in subprocesses that inherit
