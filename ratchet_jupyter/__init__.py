@@ -77,6 +77,18 @@ def unload_ipython_extension(ipython) -> None:
     unload(ipython)
 
 
+def _jupyter_server_extension_points() -> list[dict]:
+    """The server extension ``ratchet_jupyter`` (:mod:`ratchet_jupyter.server`, imported only here)."""
+    from .server import _jupyter_server_extension_points as points
+
+    return points()
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the built JupyterLab extension lies, for ``jupyter labextension develop``."""
+    return [{"src": "labextension", "dest": "ratchet-jupyter"}]
+
+
 def __getattr__(name: str):
     """``rj.widgets``: the ipywidgets front-ends, imported on first use (the core never imports ipywidgets)."""
     if name == "widgets":

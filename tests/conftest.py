@@ -18,6 +18,8 @@ from traitlets.config import Config
 
 import ratchet_jupyter as rj
 
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Every history the suite writes (including the CLI's, in subprocesses that inherit
@@ -139,7 +141,7 @@ def make_task(tmp_path) -> Callable[..., Path]:
 
 # -- a real local HTTP server ------------------------------------------------------------------
 class LocalServer:
-    """What the ``http_server`` fixture yields: its base URL and the requests it saw."""
+    """What the ``web_server`` fixture yields: its base URL and the requests it saw."""
 
     def __init__(self) -> None:
         self.stop = threading.Event()
@@ -250,7 +252,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 @pytest.fixture
-def http_server():
+def web_server():
     """A real ThreadingHTTPServer on 127.0.0.1 (port 0) serving a few JSON routes.
 
     Routes: ``/users/NAME`` (JSON user), ``/status/CODE`` (that status, JSON body),

@@ -18,9 +18,9 @@ def fetching(code: str, name: str = "fetcher", **kw) -> rj.Task:
 GET_USER = "(function(input) { return fetch(input.base + '/users/' + input.user); })"
 
 
-def test_fetch_returns_the_response_shape_with_parsed_json(runtime, http_server):
+def test_fetch_returns_the_response_shape_with_parsed_json(runtime, web_server):
     # When a task returns what fetch gave it
-    execution = runtime.run(fetching(GET_USER), {"base": http_server.url, "user": "ada"})
+    execution = runtime.run(fetching(GET_USER), {"base": web_server.url, "user": "ada"})
 
     # Then it has Ratchet's response shape, with the JSON body parsed
     response = execution.output
@@ -32,11 +32,11 @@ def test_fetch_returns_the_response_shape_with_parsed_json(runtime, http_server)
     assert response["headers"]["content-type"] == "application/json"
     assert response["headers"]["x-test-server"] == "yes"
     assert response["body"] == {"login": "ada", "name": "Ada", "public_repos": 3}
-    assert http_server.paths() == ["/users/ada"]
-    assert http_server.requests[0]["headers"]["user-agent"] == "ratchet-jupyter"
+    assert web_server.paths() == ["/users/ada"]
+    assert web_server.requests[0]["headers"]["user-agent"] == "ratchet-jupyter"
 
 
-def test_fetch_response_json_and_text_helpers(runtime, http_server):
+def test_fetch_response_json_and_text_helpers(runtime, web_server):
     code = (
         "(function(input) {\n"
         "  const r = fetch(input.base + '/users/bob');\n"
@@ -44,12 +44,12 @@ def test_fetch_response_json_and_text_helpers(runtime, http_server):
         "})"
     )
 
-    output = runtime.run(fetching(code), {"base": http_server.url}).output
+    output = runtime.run(fetching(code), {"base": web_server.url}).output
 
     assert output == {"login": "bob", "text": "string", "keys": ["body", "headers", "ok", "status", "statusText"]}
 
 
-def test_post_with_a_json_body_reaches_the_server(runtime, http_server):
+def test_post_with_a_json_body_reaches_the_server(runtime, web_server):
     code = (
         "(function(input) {\n"
         "  const r = fetch(input.base + '/echo', { method: 'post', body: { hello: 'world', n: [1, 2] },\n"
@@ -58,17 +58,17 @@ def test_post_with_a_json_body_reaches_the_server(runtime, http_server):
         "})"
     )
 
-    execution = runtime.run(fetching(code), {"base": http_server.url})
+    execution = runtime.run(fetching(code), {"base": web_server.url})
 
     assert execution.output == {"method": "POST", "json": {"hello": "world", "n": [1, 2]}, "content_type": "application/json"}
-    (seen,) = http_server.requests
+    (seen,) = web_server.requests
     assert seen["method"] == "POST"
     assert json.loads(seen["body"]) == {"hello": "world", "n": [1, 2]}
     assert seen["headers"]["x-custom"] == "abc"
     assert execution.requests[0]["method"] == "POST"
 
 
-def test_two_sequential_fetches_each_happen_once(runtime, http_server):
+def test_two_sequential_fetches_each_happen_once(runtime, web_server):
     # Given a task whose second request depends on the first response
     code = (
         "(function(input) {\n"
@@ -79,20 +79,20 @@ def test_two_sequential_fetches_each_happen_once(runtime, http_server):
     )
 
     # When it runs
-    execution = runtime.run(fetching(code), {"base": http_server.url})
+    execution = runtime.run(fetching(code), {"base": web_server.url})
 
     # Then both responses arrive, and the server saw exactly two requests, in order
     assert execution.output == ["ann", "annx", True]
-    assert http_server.paths() == ["/users/ann", "/users/annx"]
+    assert web_server.paths() == ["/users/ann", "/users/annx"]
     # and execution.requests records each with method, url, status and duration
     assert [(r["method"], r["url"], r["status"]) for r in execution.requests] == [
-        ("GET", http_server.url + "/users/ann", 200),
-        ("GET", http_server.url + "/users/annx", 200),
+        ("GET", web_server.url + "/users/ann", 200),
+        ("GET", web_server.url + "/users/annx", 200),
     ]
     assert all(isinstance(r["duration_ms"], float) and r["duration_ms"] >= 0 for r in execution.requests)
 
 
-def test_replayed_passes_do_not_repeat_logs_progress_or_random_values(runtime, http_server):
+def test_replayed_passes_do_not_repeat_logs_progress_or_random_values(runtime, web_server):
     # Given a task that logs, reports progress and draws a random number before fetching
     code = (
         "(function(input) {\n"
@@ -106,85 +106,85 @@ def test_replayed_passes_do_not_repeat_logs_progress_or_random_values(runtime, h
     )
 
     # When it runs (the fetch is performed between two passes over the task)
-    execution = runtime.run(fetching(code), {"base": http_server.url})
+    execution = runtime.run(fetching(code), {"base": web_server.url})
 
     # Then the task saw one consistent world: one request, for the id it returned
     output = execution.output
-    assert http_server.paths() == [f"/users/u{output['id']}"]
+    assert web_server.paths() == [f"/users/u{output['id']}"]
     assert output["login"] == f"u{output['id']}"
     assert [e["message"] for e in execution.logs] == ["before", "after"]
     assert [p["progress"] for p in execution.progress] == [0.5]
 
 
-def test_requests_are_recorded_when_the_task_then_fails(runtime, http_server):
+def test_requests_are_recorded_when_the_task_then_fails(runtime, web_server):
     code = "(function(input) { fetch(input.base + '/users/q'); throw new DataError('after fetch'); })"
 
-    execution = runtime.run(fetching(code), {"base": http_server.url})
+    execution = runtime.run(fetching(code), {"base": web_server.url})
 
     assert execution.error.js_name == "DataError"
-    assert [r["url"] for r in execution.requests] == [http_server.url + "/users/q"]
+    assert [r["url"] for r in execution.requests] == [web_server.url + "/users/q"]
 
 
-def test_async_task_can_fetch(runtime, http_server):
+def test_async_task_can_fetch(runtime, web_server):
     code = "async function main(input) { await null; const r = fetch(input.base + '/users/zed'); return r.body.login; }"
-    assert runtime.run(fetching(code), {"base": http_server.url}).output == "zed"
+    assert runtime.run(fetching(code), {"base": web_server.url}).output == "zed"
 
 
-def test_fetch_in_map_items(runtime, http_server):
-    executions = runtime.map(fetching(GET_USER), [{"base": http_server.url, "user": u} for u in ("a", "bb", "ccc")])
+def test_fetch_in_map_items(runtime, web_server):
+    executions = runtime.map(fetching(GET_USER), [{"base": web_server.url, "user": u} for u in ("a", "bb", "ccc")])
 
     assert [e.output["body"]["public_repos"] for e in executions] == [1, 2, 3]
     assert [len(e.requests) for e in executions] == [1, 1, 1]
-    assert sorted(http_server.paths()) == ["/users/a", "/users/bb", "/users/ccc"]
+    assert sorted(web_server.paths()) == ["/users/a", "/users/bb", "/users/ccc"]
 
 
-def test_a_404_is_a_response_with_ok_false(runtime, http_server):
+def test_a_404_is_a_response_with_ok_false(runtime, web_server):
     code = "(function(input) { const r = fetch(input.base + '/status/404'); return [r.ok, r.status, r.body]; })"
 
-    execution = runtime.run(fetching(code), {"base": http_server.url})
+    execution = runtime.run(fetching(code), {"base": web_server.url})
 
     assert execution.output == [False, 404, {"error": "status 404"}]
     assert execution.requests[0]["status"] == 404
 
 
-def test_github_example_against_the_local_server(runtime, http_server):
+def test_github_example_against_the_local_server(runtime, web_server):
     task = rj.load_task(EXAMPLES / "github-user")
 
-    found = runtime.run(task, {"username": "octo", "base_url": http_server.url})
-    missing = runtime.run(task, {"username": "x", "base_url": http_server.url + "/status/404#"})
+    found = runtime.run(task, {"username": "octo", "base_url": web_server.url})
+    missing = runtime.run(task, {"username": "x", "base_url": web_server.url + "/status/404#"})
 
     assert found.output == {"login": "octo", "name": "Octo", "public_repos": 4}
     assert missing.error.js_name == "DataError"
 
 
-def test_allowed_hosts_refuses_other_hosts(make_runtime, http_server):
+def test_allowed_hosts_refuses_other_hosts(make_runtime, web_server):
     # Given a runtime that may only reach example.com
     rt = make_runtime(HttpConfig={"allowed_hosts": ["example.com"]})
 
     # When a task fetches from 127.0.0.1
-    execution = rt.run(fetching(GET_USER), {"base": http_server.url, "user": "ada"})
+    execution = rt.run(fetching(GET_USER), {"base": web_server.url, "user": "ada"})
 
     # Then it fails with a FetchError naming the host and the setting, and nothing was sent
     assert isinstance(execution.error, rj.FetchError)
     assert "127.0.0.1" in str(execution.error)
     assert "allowed_hosts" in str(execution.error)
-    assert execution.requests[0]["url"].startswith(http_server.url)
-    assert http_server.requests == []
+    assert execution.requests[0]["url"].startswith(web_server.url)
+    assert web_server.requests == []
 
 
-def test_allowed_hosts_wildcards_admit_matching_hosts(make_runtime, http_server):
+def test_allowed_hosts_wildcards_admit_matching_hosts(make_runtime, web_server):
     rt = make_runtime(HttpConfig={"allowed_hosts": ["example.com", "127.0.0.*"]})
-    assert rt.run(fetching(GET_USER), {"base": http_server.url, "user": "ok"}).output["status"] == 200
+    assert rt.run(fetching(GET_USER), {"base": web_server.url, "user": "ok"}).output["status"] == 200
 
 
-def test_denied_hosts_refuses_the_host(make_runtime, http_server):
+def test_denied_hosts_refuses_the_host(make_runtime, web_server):
     rt = make_runtime(HttpConfig={"denied_hosts": ["127.0.0.1"]})
 
-    execution = rt.run(fetching(GET_USER), {"base": http_server.url, "user": "ada"})
+    execution = rt.run(fetching(GET_USER), {"base": web_server.url, "user": "ada"})
 
     assert isinstance(execution.error, rj.FetchError)
     assert "127.0.0.1" in str(execution.error) and "denied_hosts" in str(execution.error)
-    assert http_server.requests == []
+    assert web_server.requests == []
 
 
 def test_non_http_scheme_is_refused(runtime):
@@ -233,56 +233,56 @@ def test_uncaught_network_error_fails_the_execution(make_runtime):
     assert execution.error.retryable
 
 
-def test_slow_response_hits_the_http_timeout(make_runtime, http_server):
+def test_slow_response_hits_the_http_timeout(make_runtime, web_server):
     rt = make_runtime(HttpConfig={"timeout": 0.5})
     code = "(function(input) { try { fetch(input.base + '/slow'); return 'answered'; } catch (e) { return e.name; } })"
 
     started = time.monotonic()
-    execution = rt.run(fetching(code), {"base": http_server.url})
+    execution = rt.run(fetching(code), {"base": web_server.url})
 
     assert execution.output == "TimeoutError"
     assert time.monotonic() - started < 2.5
 
 
-def test_slow_fetch_counts_against_the_execution_time_limit(make_runtime, http_server):
+def test_slow_fetch_counts_against_the_execution_time_limit(make_runtime, web_server):
     # Given a 1 s execution limit and a server that takes 3 s to answer
     rt = make_runtime(ExecutionConfig={"max_duration": 1}, RetryConfig={"max_attempts": 1})
 
     # When a task waits for it
     started = time.monotonic()
-    execution = rt.run(fetching("(x) => fetch(x.base + '/slow').status"), {"base": http_server.url})
+    execution = rt.run(fetching("(x) => fetch(x.base + '/slow').status"), {"base": web_server.url})
 
     # Then the execution times out at about 1 s, with the request on record
     assert isinstance(execution.error, rj.TimeoutError)
     assert time.monotonic() - started < 2.5
-    assert execution.requests[0]["url"] == http_server.url + "/slow"
+    assert execution.requests[0]["url"] == web_server.url + "/slow"
     assert execution.requests[0]["status"] is None
 
 
-def test_response_larger_than_the_limit_is_refused(make_runtime, http_server):
+def test_response_larger_than_the_limit_is_refused(make_runtime, web_server):
     rt = make_runtime(HttpConfig={"max_response_size": 1024 * 1024})
     code = "(function(input) { try { return fetch(input.base + '/big').body.length; } catch (e) { return e.name + ': ' + e.message; } })"
 
-    small = rt.run(fetching(code), {"base": http_server.url})
+    small = rt.run(fetching(code), {"base": web_server.url})
 
     assert small.output.startswith("NetworkError")
     assert "max_response_size" in small.output
 
 
-def test_a_two_megabyte_body_arrives_whole(runtime, http_server):
+def test_a_two_megabyte_body_arrives_whole(runtime, web_server):
     code = "(function(input) { const r = fetch(input.base + '/big'); return [r.body.length, r.body.slice(0, 3)]; })"
-    assert runtime.run(fetching(code), {"base": http_server.url}).output == [2 * 1024 * 1024, "xxx"]
+    assert runtime.run(fetching(code), {"base": web_server.url}).output == [2 * 1024 * 1024, "xxx"]
 
 
-def test_max_requests_limits_fetch_calls(make_runtime, http_server):
+def test_max_requests_limits_fetch_calls(make_runtime, web_server):
     rt = make_runtime(HttpConfig={"max_requests": 2}, RetryConfig={"max_attempts": 1})
     code = "(function(input) { for (const u of ['a', 'b', 'c']) fetch(input.base + '/users/' + u); return 'all'; })"
 
-    execution = rt.run(fetching(code), {"base": http_server.url})
+    execution = rt.run(fetching(code), {"base": web_server.url})
 
     assert execution.error.js_name == "NetworkError"
     assert "too many requests" in str(execution.error)
-    assert len(http_server.requests) == 2
+    assert len(web_server.requests) == 2
 
 
 # -- mocks ---------------------------------------------------------------------------------------

@@ -66,9 +66,9 @@ def make_router(storage):
 
 
 @pytest.fixture
-def hook(http_server):
+def hook(web_server):
     """The shared local HTTP server, whose ``/hook`` route answers scripted statuses."""
-    return http_server
+    return web_server
 
 
 # -- filesystem --------------------------------------------------------------------------------

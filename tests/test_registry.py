@@ -81,7 +81,7 @@ def storage():
 
 # -- every kind of source together ----------------------------------------------------------------
 def test_every_source_kind_loads_and_broken_tasks_are_reported(
-    tmp_path, make_task, runtime, http_server, storage
+    tmp_path, make_task, runtime, web_server, storage
 ):
     # Given a directory with a task, a nested collection and two broken tasks
     tasks_dir = tmp_path / "tasks"
@@ -102,15 +102,15 @@ def test_every_source_kind_loads_and_broken_tasks_are_reported(
     # an HTTP zip of one task at its root, and a JSON index (a relative zip URL and an inline task)
     write_task(tmp_path / "httpzip", "http-zip", returning({"from": "http"}))
     write_task(tmp_path / "indexed", "indexed-zip", returning("indexed"))
-    http_server.routes["/task.zip"] = (200, "application/zip", zip_dir(tmp_path / "httpzip"))
-    http_server.routes["/zips/indexed.zip"] = (200, "application/octet-stream", zip_dir(tmp_path / "indexed"))
+    web_server.routes["/task.zip"] = (200, "application/zip", zip_dir(tmp_path / "httpzip"))
+    web_server.routes["/zips/indexed.zip"] = (200, "application/octet-stream", zip_dir(tmp_path / "indexed"))
     index = {"tasks": [
         {"url": "zips/indexed.zip"},
         {"name": "inline-task", "code": "(function(input) { return input.n * 2; })", "version": "0.3.0",
          "input_schema": {"type": "object"}, "tests": [{"input": {"n": 2}, "expected_output": 4}]},
         {"name": "inline-broken", "code": ""},
     ]}
-    http_server.routes["/index.json"] = (200, "application/json", json.dumps(index).encode())
+    web_server.routes["/index.json"] = (200, "application/json", json.dumps(index).encode())
     # a git repository served as file://
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -121,8 +121,8 @@ def test_every_source_kind_loads_and_broken_tasks_are_reported(
     bus = EventBus()
     bus.subscribe("task.loaded", lambda **kw: events.append(kw))
     git_spec = f"git+{repo.as_uri()}@main"
-    sources = [str(tasks_dir), str(zip_path), f"{http_server.url}/task.zip",
-               {"type": "http", "url": f"{http_server.url}/index.json", "name": "index"},
+    sources = [str(tasks_dir), str(zip_path), f"{web_server.url}/task.zip",
+               {"type": "http", "url": f"{web_server.url}/index.json", "name": "index"},
                {"type": "git", "url": repo.as_uri(), "subdir": "tasks"}, str(tmp_path / "missing"), git_spec]
     registry = registry_for(sources, tmp_path / "cache", storage=storage, checker=runtime.check, events=bus)
 
@@ -148,7 +148,7 @@ def test_every_source_kind_loads_and_broken_tasks_are_reported(
     by_name = {t.name: t for t in registry.tasks()}
     assert by_name["nested-task"].path == str(tasks_dir / "collection" / "inner" / "nested")
     assert by_name["zip-two"].path == f"{zip_path}!/group/two"
-    assert by_name["indexed-zip"].path == f"{http_server.url}/zips/indexed.zip"
+    assert by_name["indexed-zip"].path == f"{web_server.url}/zips/indexed.zip"
     assert by_name["git-task"].source == f"git+{repo.as_uri()}#subdir=tasks"
     # they run, and the stored ones are found by source
     assert runtime.run(registry.get("nested-task"), {}).output == {"from": "nested"}
@@ -156,7 +156,7 @@ def test_every_source_kind_loads_and_broken_tasks_are_reported(
     assert runtime.run(registry.get("inline-task"), {"n": 21}).output == 42
     assert registry.get("inline-task").tests[0].expected_output == 4
     assert {s.name for s in storage.tasks.find_by_registry(str(tasks_dir))} == {"dir-task", "nested-task"}
-    assert [s.name for s in storage.tasks.find_by_registry(f"{http_server.url}/index.json")] == [
+    assert [s.name for s in storage.tasks.find_by_registry(f"{web_server.url}/index.json")] == [
         "indexed-zip", "inline-task"]
     assert {e["path"] for e in events} >= {by_name["dir-task"].path, by_name["zip-one"].path}
     assert not any(e["reloaded"] for e in events)
@@ -177,19 +177,19 @@ def test_a_zip_with_one_task_at_its_root(tmp_path, make_task):
     assert registry.get("single").source == str(path)
 
 
-def test_unreadable_sources_are_errors_and_keep_what_they_had(tmp_path, http_server):
+def test_unreadable_sources_are_errors_and_keep_what_they_had(tmp_path, web_server):
     tasks_dir = tmp_path / "tasks"
     write_task(tasks_dir / "a", "a", returning(1))
     (tmp_path / "broken.zip").write_bytes(b"not a zip")
-    http_server.routes["/garbage"] = (200, "text/html", b"<html></html>")
-    sources = [str(tasks_dir), str(tmp_path / "broken.zip"), f"{http_server.url}/gone.zip",
-               f"{http_server.url}/garbage", f"git+{(tmp_path / 'no-repo').as_uri()}"]
+    web_server.routes["/garbage"] = (200, "text/html", b"<html></html>")
+    sources = [str(tasks_dir), str(tmp_path / "broken.zip"), f"{web_server.url}/gone.zip",
+               f"{web_server.url}/garbage", f"git+{(tmp_path / 'no-repo').as_uri()}"]
     registry = registry_for(sources, tmp_path / "cache")
     report = registry.sync()
     errors = {s.label: s.error for s in report.sources if s.status == "error"}
     assert "not a zip file" in errors["broken.zip"]
-    assert f"{http_server.url}/gone.zip: HTTP 404" in errors[f"{http_server.url}/gone.zip"]
-    assert "neither a task zip nor a JSON task index" in errors[f"{http_server.url}/garbage"]
+    assert f"{web_server.url}/gone.zip: HTTP 404" in errors[f"{web_server.url}/gone.zip"]
+    assert "neither a task zip nor a JSON task index" in errors[f"{web_server.url}/garbage"]
     assert "git clone failed: fatal:" in errors["no-repo"]
     assert registry.get("a") is not None
 

@@ -141,13 +141,13 @@ def test_cli_plugins_list(cli_dir, tmp_path):
     assert "plugin file is broken" in failed.stdout and "failed" in failed.stdout
 
 
-def test_cli_run_once_delivers_and_redelivers(cli_dir, tmp_path, collection, http_server):
+def test_cli_run_once_delivers_and_redelivers(cli_dir, tmp_path, collection, web_server):
     # Given a webhook destination whose server answers 500 to this path
     config_file(
         cli_dir,
         StorageConfig={"path": str(tmp_path / "cli.duckdb")},
         ExecutionConfig={"worker_count": 1},
-        OutputConfig={"destinations": {"hook": {"type": "webhook", "url": f"{http_server.url}/status/500",
+        OutputConfig={"destinations": {"hook": {"type": "webhook", "url": f"{web_server.url}/status/500",
                                                 "retries": 1, "backoff": 0.01}}},
     )
     ran = ratchet("run-once", "--from-fs", str(collection / "greet"), "--input-json", '{"name": "c"}',
@@ -162,11 +162,11 @@ def test_cli_run_once_delivers_and_redelivers(cli_dir, tmp_path, collection, htt
         cli_dir,
         StorageConfig={"path": str(tmp_path / "cli.duckdb")},
         ExecutionConfig={"worker_count": 1},
-        OutputConfig={"destinations": {"hook": {"type": "webhook", "url": f"{http_server.url}/echo"}}},
+        OutputConfig={"destinations": {"hook": {"type": "webhook", "url": f"{web_server.url}/echo"}}},
     )
     again = ratchet("outputs", "redeliver", failed[0]["execution_id"], cwd=cli_dir)
     assert again.returncode == 0, again.stderr
-    posted = [json.loads(r["body"]) for r in http_server.requests if r["path"] == "/echo"]
+    posted = [json.loads(r["body"]) for r in web_server.requests if r["path"] == "/echo"]
     assert posted[-1]["output"] == {"v": 1, "name": "c"}
     unknown = ratchet("outputs", "redeliver", "no-such-id", cwd=cli_dir)
     assert unknown.returncode == 1 and stderr_lines(unknown)[0].startswith("StorageError:")
