@@ -38,7 +38,7 @@ def _page(page: Any, page_size: Any) -> PageRequest:
 
 
 def _time(value: Any, parameter: str) -> datetime | None:
-    if value in (None, ""):
+    if value is None:
         return None
     if isinstance(value, datetime):
         return value
