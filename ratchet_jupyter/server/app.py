@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -50,7 +51,15 @@ class RatchetServerApp(ExtensionApp):
         self.services = self.services_class(config=config)
         self.operations = self.operations_class(self.services, max_background=self.max_background_executions)
         self.settings.update(ratchet_operations=self.operations)
+        # scan the task sources (and start watching them) now, without holding up the server's start
+        threading.Thread(target=self._load_registry, name="ratchet-registry", daemon=True).start()
         self.log.info("ratchet_jupyter: history at %s", self.services.storage.settings.resolved_path())
+
+    def _load_registry(self) -> None:
+        try:
+            self.services.registry  # noqa: B018 - building it syncs the sources and starts the watcher
+        except Exception as exc:  # noqa: BLE001 - the API reports source problems; the server keeps running
+            self.log.error("ratchet_jupyter: the task registry could not be built: %s", exc)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend([
