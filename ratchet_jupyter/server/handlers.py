@@ -65,7 +65,9 @@ class RatchetHandler(APIHandler):
     def check_parameters(self) -> None:
         """InvalidRequestError naming the query parameters this handler does not know."""
         known = set(self.query_parameters) | set(self.SERVER_PARAMETERS)
-        unknown = sorted(set(self.request.query_arguments) - known)
+        # a bare number (``?1795690022395``) is the cache buster JupyterLab's requests add
+        unknown = sorted(k for k in set(self.request.query_arguments) - known
+                         if not (k.isdigit() and self.request.query_arguments[k] == [b""]))
         if unknown:
             listed = ", ".join(repr(u) for u in unknown)
             raise InvalidRequestError(
