@@ -17,7 +17,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from traitlets import Dict, Instance, List, Type
+from traitlets import Instance, List, Type
 from traitlets.config import Config, LoggingConfigurable
 
 from ..config import ExecutionConfig, HttpConfig, RetryConfig, ValidationConfig
@@ -94,12 +94,6 @@ class Runtime(LoggingConfigurable):
     retry = Instance(RetryConfig)
     http = Instance(HttpConfig)
     listeners = List(help="Callables given an ExecutionBatch after every run and map (the recorder hooks in here).")
-    middleware = Instance(MiddlewareChain, args=(), help="Hooks run before and after every execution (plugins add to it).")
-    events = Instance(EventBus, allow_none=True, help="Where execution.started/finished/failed events go (None: nowhere).")
-    backend_factories = Dict(
-        help="""Execution backends provided by plugins: name -> callable(ExecutionConfig) returning an
-        ExecutionBackend. ExecutionConfig.backend picks one by name."""
-    )
 
     def __init__(self, config: Config | None = None, **kwargs: Any) -> None:
         super().__init__(config=config or Config(), **kwargs)
@@ -107,6 +101,13 @@ class Runtime(LoggingConfigurable):
         self.validation = ValidationConfig(parent=self)
         self.retry = RetryConfig(parent=self)
         self.http = HttpConfig(parent=self)
+        #: Hooks run before and after every execution (plugins add to it).
+        self.middleware = MiddlewareChain()
+        #: Where execution.started/finished/failed events go (None: nowhere).
+        self.events: EventBus | None = None
+        #: Execution backends from plugins: name -> callable(ExecutionConfig) -> ExecutionBackend;
+        #: ``ExecutionConfig.backend`` picks one. (Plain attributes: read on every run, traitlets are slow.)
+        self.backend_factories: dict[str, Callable[[Any], ExecutionBackend]] = {}
         self._backend: ExecutionBackend | None = None
         self._backend_lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
