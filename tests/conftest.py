@@ -17,6 +17,7 @@ import pytest
 from traitlets.config import Config
 
 import ratchet_jupyter as rj
+from ratchet_jupyter.testing import RuntimeFactory, runtime_config
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -48,50 +49,39 @@ def run_python(code: str, *args: str, timeout: float = 60, cwd: Path | None = No
 
 
 def build_config(isolation: str = "process", worker_count: int = 2, **sections: dict[str, Any]) -> Config:
-    """A traitlets Config, e.g. ``build_config(HttpConfig={"allowed_hosts": ["x"]})``."""
-    c = Config()
-    c.ExecutionConfig.isolation = isolation
-    c.ExecutionConfig.worker_count = worker_count
-    for section, values in sections.items():
-        for key, value in values.items():
-            c[section][key] = value
-    return c
+    """A traitlets Config, e.g. ``build_config(HttpConfig={"allowed_hosts": ["x"]})`` (two workers by default)."""
+    return runtime_config(isolation, worker_count, **sections)
 
 
 # -- runtimes ----------------------------------------------------------------------------------
+# The plugin (ratchet_jupyter.testing) provides ratchet_runtime, ratchet_runtime_factory, ratchet_store,
+# ratchet_task and http_mock; the suite's shared runtimes are built with the same RuntimeFactory.
 @pytest.fixture(scope="session")
-def runtime():
+def _session_runtimes():
+    with RuntimeFactory() as factory:
+        yield factory
+
+
+@pytest.fixture(scope="session")
+def runtime(_session_runtimes):
     """The shared process-isolation runtime (two workers), closed at the end of the session."""
-    rt = rj.Runtime(config=build_config("process", 2))
-    rt.start()
-    yield rt
-    rt.close()
+    return _session_runtimes(worker_count=2).start()
 
 
 @pytest.fixture(scope="session")
-def inline_runtime():
+def inline_runtime(_session_runtimes):
     """A runtime running V8 inside the test process, closed at the end of the session."""
-    rt = rj.Runtime(config=build_config("inline", 1))
-    yield rt
-    rt.close()
+    return _session_runtimes(worker_count=1, isolation="inline")
 
 
 @pytest.fixture
-def make_runtime():
+def make_runtime(ratchet_runtime_factory):
     """Factory for process-isolation runtimes with their own configuration, closed after the test.
 
-    ``make_runtime(worker_count=1, ExecutionConfig={...}, HttpConfig={...})``
+    ``make_runtime(worker_count=1, ExecutionConfig={...}, HttpConfig={...})``: the plugin's
+    ``ratchet_runtime_factory``.
     """
-    made: list[rj.Runtime] = []
-
-    def factory(worker_count: int = 1, **sections: dict[str, Any]) -> rj.Runtime:
-        rt = rj.Runtime(config=build_config("process", worker_count, **sections))
-        made.append(rt)
-        return rt
-
-    yield factory
-    for rt in made:
-        rt.close()
+    return ratchet_runtime_factory
 
 
 @pytest.fixture

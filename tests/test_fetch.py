@@ -7,6 +7,7 @@ import socket
 import time
 
 import ratchet_jupyter as rj
+from ratchet_jupyter.testing import TaskBuilder
 
 from conftest import EXAMPLES
 
@@ -297,16 +298,13 @@ MOCKED_CODE = (
 
 def test_mocked_fetch_in_a_test_case_passes_without_network(runtime):
     # Given a test case whose mock answers the request to an unresolvable domain
-    case = rj.TestCase.from_json(
-        {
-            "name": "mocked",
-            "input": {"user": "mo"},
-            "mock": {"http": {"url": "api.invalid/users/mo", "method": "GET",
-                              "response": {"status": 200, "body": {"login": "mo"}}}},
-            "expected_output": {"login": "mo"},
-        }
+    task = (
+        TaskBuilder("fetcher").code(MOCKED_CODE)
+        .case({"user": "mo"}, expect={"login": "mo"}, name="mocked",
+              mocks=[{"url": "api.invalid/users/mo", "method": "GET",
+                      "response": {"status": 200, "body": {"login": "mo"}}}])
+        .build()
     )
-    task = fetching(MOCKED_CODE, tests=[case])
 
     # When the task's tests run
     report = runtime.test(task)
@@ -319,31 +317,46 @@ def test_mocked_fetch_in_a_test_case_passes_without_network(runtime):
     ]
 
 
-def test_mocked_error_status_reaches_the_task(runtime):
-    mocks = [{"url": "/users/", "response": {"status": 503, "body": "down"}}]
+def test_a_mock_in_the_tests_json_form_is_the_same_mock(runtime):
+    case = rj.TestCase.from_json(
+        {"input": {"user": "mo"}, "expected_output": {"login": "mo"},
+         "mock": {"http": {"url": "api.invalid/users/mo", "method": "get", "response": {"body": {"login": "mo"}}}}}
+    )
+    built = TaskBuilder("fetcher").code(MOCKED_CODE).case(
+        {"user": "mo"}, expect={"login": "mo"}, mocks={"GET api.invalid/users/mo": {"body": {"login": "mo"}}}
+    ).build()
 
-    execution = runtime.run(fetching(MOCKED_CODE), {"user": "x"}, mocks=mocks)
+    assert built.tests[0].mocks == case.mocks
+    assert runtime.test(fetching(MOCKED_CODE, tests=[case])).ok
+
+
+def test_mocked_error_status_reaches_the_task(runtime, http_mock):
+    with http_mock({"/users/": {"status": 503, "body": "down"}}, runtime=runtime) as mock:
+        execution = mock.run(fetching(MOCKED_CODE), {"user": "x"})
 
     assert execution.error.js_name == "HttpError"
     assert execution.error.details["status"] == 503
+    assert mock.requests == [
+        {"method": "GET", "url": "http://api.invalid/users/x", "status": 503, "duration_ms": 0, "mocked": True}
+    ]
 
 
-def test_unmatched_mocked_request_fails_naming_the_url(runtime):
+def test_unmatched_mocked_request_fails_naming_the_url(runtime, http_mock):
     # Given mocks that do not cover the URL the task asks for
-    mocks = [{"url": "api.invalid/users/someone-else", "method": "GET", "response": {"body": {}}}]
-
-    # When it runs
-    execution = runtime.run(fetching(MOCKED_CODE), {"user": "nobody"}, mocks=mocks)
+    with http_mock({"GET api.invalid/users/someone-else": {"body": {}}}, runtime=runtime) as mock:
+        # When it runs
+        execution = mock.run(fetching(MOCKED_CODE), {"user": "nobody"})
 
     # Then it fails with a FetchError naming the method and URL
     assert isinstance(execution.error, rj.FetchError)
     assert "GET http://api.invalid/users/nobody" in str(execution.error)
 
 
-def test_unmatched_mock_fails_even_if_the_task_catches_it(runtime):
+def test_unmatched_mock_fails_even_if_the_task_catches_it(runtime, http_mock):
     code = "(function() { try { fetch('http://api.invalid/other'); } catch (e) {} return 'swallowed'; })"
 
-    execution = runtime.run(fetching(code), {}, mocks=[{"url": "/users/", "response": {}}])
+    with http_mock({"/users/": {}}, runtime=runtime) as mock:
+        execution = mock.run(fetching(code), {})
 
     assert isinstance(execution.error, rj.FetchError)
     assert "http://api.invalid/other" in str(execution.error)
@@ -362,12 +375,20 @@ def test_unmatched_mock_in_a_test_case_reports_the_url(runtime):
     assert "http://api.invalid/users/zz" in report.results[0].summary()
 
 
-def test_mock_method_must_match(runtime):
-    mocks = [{"url": "/users/mo", "method": "POST", "response": {"body": {"login": "mo"}}}]
-
-    execution = runtime.run(fetching(MOCKED_CODE), {"user": "mo"}, mocks=mocks)
+def test_mock_method_must_match(runtime, http_mock):
+    with http_mock({"POST /users/mo": {"body": {"login": "mo"}}}, runtime=runtime) as mock:
+        execution = mock.run(fetching(MOCKED_CODE), {"user": "mo"})
 
     assert isinstance(execution.error, rj.FetchError)
+
+
+def test_mocks_answer_every_item_of_a_map_and_keep_the_requests(http_mock):
+    # the http_mock fixture's own runtime (ratchet_runtime: one worker, closed after the test)
+    with http_mock({"api.invalid/users/": {"body": {"login": "someone"}}}) as mock:
+        executions = mock.map(fetching(MOCKED_CODE), [{"user": "a"}, {"user": "b"}])
+
+    assert [e.output for e in executions] == [{"login": "someone"}] * 2
+    assert mock.urls() == ["http://api.invalid/users/a", "http://api.invalid/users/b"]
 
 
 def test_example_with_mocks_passes_its_tests(runtime):

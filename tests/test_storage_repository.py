@@ -13,17 +13,14 @@ from ratchet_jupyter.storage import (
     EXECUTIONS, TASKS, ExecutionRepository, Filter, MemoryBackend, Page, PageRequest, Query, Repository,
     StoredTask, TaskRepository, TTLCache,
 )
-from ratchet_jupyter.storage.duckdb_backend import DuckDBBackend
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(params=["memory", "duckdb"])
-def backend(request, tmp_path):
-    """Every repository test runs on the in-process backend and on a DuckDB file."""
-    made = MemoryBackend() if request.param == "memory" else DuckDBBackend(str(tmp_path / "h.duckdb"), lock_timeout=10)
-    yield made
-    made.close()
+def backend(request, ratchet_store_factory):
+    """Every repository test runs on the in-process backend and on a DuckDB file (an isolated store's)."""
+    return ratchet_store_factory(request.param, lock_timeout=10).backend
 
 
 @pytest.fixture

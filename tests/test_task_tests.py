@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import ratchet_jupyter as rj
+from ratchet_jupyter.testing import TaskBuilder
 
 from conftest import EXAMPLE_NAMES, EXAMPLES
 
@@ -26,12 +27,12 @@ def test_examples_pass_their_tests(runtime, default_runtime, name):
         assert all(r.summary().startswith("PASS ") for r in report)
 
 
-def test_wrong_expected_output_fails_with_a_diff_naming_the_path(runtime, make_task):
-    # Given the hello task with a test expecting the wrong greeting and an extra field
-    path = make_task(
-        HELLO_CODE,
-        tests=[{"name": "wrong", "input": {"name": "Ann"},
-                "expected_output": {"greeting": "Hi, Ann!", "extra": 1}}],
+def test_wrong_expected_output_fails_with_a_diff_naming_the_path(runtime, tmp_path):
+    # Given the hello task (a directory) with a test expecting the wrong greeting and an extra field
+    path = (
+        TaskBuilder("hello").code(HELLO_CODE)
+        .case({"name": "Ann"}, expect={"greeting": "Hi, Ann!", "extra": 1}, name="wrong")
+        .write(tmp_path / "hello")
     )
     task = rj.load_task(path)
 
@@ -142,15 +143,14 @@ def test_failing_assertions_report_what_they_got(runtime, assertion, message):
     assert result.failures == [message]
 
 
-def test_assertions_and_expected_output_are_both_checked(runtime, make_task):
-    path = make_task(
-        OUTPUT_CODE,
-        tests=[
-            {"name": "all good", "input": {}, "assertions": [{"path": "count", "operator": "eq", "expected": 3}]},
-            {"name": "two problems", "input": {},
-             "expected_output": {"items": [3, 5, 8], "name": "ratchet", "count": 4, "nested": {"ok": True}},
-             "assertions": [{"path": "items", "operator": "length", "expected": 2}]},
-        ],
+def test_assertions_and_expected_output_are_both_checked(runtime, tmp_path):
+    path = (
+        TaskBuilder("asserts").code(OUTPUT_CODE)
+        .case({}, name="all good", assertions=[{"path": "count", "operator": "eq", "expected": 3}])
+        .case({}, name="two problems",
+              expect={"items": [3, 5, 8], "name": "ratchet", "count": 4, "nested": {"ok": True}},
+              assertions=[{"path": "items", "operator": "length", "expected": 2}])
+        .write(tmp_path / "asserts")
     )
 
     report = runtime.test(rj.load_task(path))
