@@ -13,6 +13,8 @@ chromium directly, so ``playwright install`` (a browser download) is never neede
 
 from __future__ import annotations
 
+import ast
+
 import json
 import os
 import shutil
@@ -231,6 +233,21 @@ def test_sidebar_runs_a_task_and_inserts_it_into_a_notebook(lab, chromium_page, 
         # Then the cell's output has the greeting
         cell.locator(".jp-OutputArea-output").filter(has_text=GREETING).wait_for(timeout=KERNEL_TIMEOUT_MS)
         lap("kernel run")
+
+        # And the kernel's %ratchet history shows the sidebar's run next to its own (one history, two processes)
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")
+        page.keyboard.press("Enter")
+        page.keyboard.type("h = %ratchet history greet --limit 10\nprint(sorted(set(h['process'])), (h['status'] == 'success').sum())")
+        page.keyboard.press("Shift+Enter")
+        history_cell = page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text="%ratchet history greet")
+        history_output = history_cell.locator(".jp-OutputArea-output")
+        history_output.first.wait_for(timeout=KERNEL_TIMEOUT_MS)
+        printed = history_output.first.inner_text().strip()
+        processes, successes = printed.rsplit(" ", 1)
+        assert len(ast.literal_eval(processes)) == 2, printed  # the server's process and the kernel's
+        assert int(successes) >= 2, printed
+        lap("kernel history")
 
         # And the visible panel's polling brings the kernel's run into the task's executions (rows carry
         # their input in their title), next to the form's run
