@@ -278,6 +278,26 @@ def test_sidebar_runs_a_task_and_inserts_it_into_a_notebook(lab, chromium_page, 
         row.wait_for()
         lap("plugins view")
 
+        # When the theme is switched to JupyterLab Dark, Then the panel follows it (theme variables, no fixed colors)
+        def colors() -> tuple[str, str]:
+            return row.evaluate("el => [getComputedStyle(el.closest('.jp-RatchetSidebar')).backgroundColor,"
+                                " getComputedStyle(el).color]")
+
+        light_background, light_text = colors()
+        page.locator(".lm-MenuBar-itemLabel").get_by_text("Settings", exact=True).click()
+        page.locator(".lm-Menu-itemLabel").get_by_text("Theme", exact=True).hover()
+        page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Dark", exact=True).click()
+        page.locator('body[data-jp-theme-light="false"]').wait_for(state="attached")
+        page.wait_for_function(
+            "([bg]) => getComputedStyle(document.querySelector('.jp-RatchetSidebar')).backgroundColor !== bg",
+            arg=[light_background],
+        )
+        dark_background, dark_text = colors()
+        assert (dark_background, dark_text) != (light_background, light_text)
+        assert dark_text != dark_background
+        screenshot(page, tmp_path, "ratchet-dark.png")
+        lap("dark theme")
+
         # When the panel is collapsed, Then it stops polling the API
         requests: list[str] = []
         page.on("request", lambda request: requests.append(request.url) if "/ratchet/api/" in request.url else None)
