@@ -63,6 +63,7 @@ class Services(LoggingConfigurable):
         if self.load_plugins:
             self.plugins.load()
         self._closed = False
+        self._no_default_outputs: bool | None = None
         if storage is not None:
             container.register(Storage, storage)
         else:
@@ -138,6 +139,11 @@ class Services(LoggingConfigurable):
     # -- outputs -----------------------------------------------------------------------------
     def _deliver(self, batch: ExecutionBatch) -> None:
         """Runtime listener: deliver the batch's outputs to its destinations (never raises)."""
+        if self._no_default_outputs is None:
+            settings = OutputConfig(config=self.config)
+            self._no_default_outputs = not (settings.default_outputs or settings.task_outputs)
+        if batch.outputs is None and self._no_default_outputs and not batch.task.metadata.get("outputs"):
+            return  # the common case, on every run: nothing to deliver
         outputs = self.outputs
         try:
             if not outputs.destinations_for(batch.task, batch.outputs):

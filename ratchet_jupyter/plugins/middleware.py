@@ -59,6 +59,9 @@ class MiddlewareChain:
         self._items: list[Middleware] = []
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        #: Whether any middleware has a before / after hook (read on every run: kept as plain flags).
+        self.has_before = False
+        self.has_after = False
         for item in middleware or ():
             self.add(item)
 
@@ -69,23 +72,21 @@ class MiddlewareChain:
         with self._lock:
             self._items.append(middleware)
             self._items.sort(key=lambda m: m.order)  # stable: equal orders keep insertion order
+            self._changed()
 
     def remove(self, middleware: Middleware) -> None:
         with self._lock:
             if middleware in self._items:
                 self._items.remove(middleware)
+                self._changed()
+
+    def _changed(self) -> None:
+        self.has_before = any(m.overrides("before") for m in self._items)
+        self.has_after = any(m.overrides("after") for m in self._items)
 
     @property
     def items(self) -> list[Middleware]:
         return list(self._items)
-
-    @property
-    def has_before(self) -> bool:
-        return any(m.overrides("before") for m in self._items)
-
-    @property
-    def has_after(self) -> bool:
-        return any(m.overrides("after") for m in self._items)
 
     def __bool__(self) -> bool:
         return bool(self._items)
