@@ -113,6 +113,17 @@ def test_the_ini_option_collects_too(task_repo, pytester):
     assert outcomes_by_name(result) == expected_outcomes(["greet[test-001]", "greet[test-002]", "fetcher[test-001]"])
 
 
+def test_the_ini_roots_stay_out_of_a_run_naming_other_paths(task_repo, pytester):
+    pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\nratchet_tasks = greet\n")
+    pytester.makepyfile(test_other="def test_other():\n    pass\n")
+
+    only_the_file = pytester.runpytest("-v", "test_other.py")
+    inside_the_root = pytester.runpytest("-v", "greet")
+
+    only_the_file.assert_outcomes(passed=1)
+    assert outcomes_by_name(inside_the_root) == expected_outcomes(["greet[test-001]", "greet[test-002]"])
+
+
 def test_without_the_option_nothing_is_collected(task_repo, pytester):
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED

@@ -36,11 +36,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="Worker processes of the runtime that runs collected task cases (default 1).")
 
 
+def _asked_for(config: pytest.Config, root: Path) -> bool:
+    """Whether an ini-configured root belongs to this run.
+
+    A run without path arguments (the ini's testpaths, or the current directory) collects it; a run
+    naming files or directories collects it only if one of them is inside it or holds it, so that
+    ``pytest tests/test_x.py`` runs just that file.
+    """
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return True
+    wanted = root.resolve()
+    for arg in config.args:
+        path = Path(config.invocation_params.dir, arg.split("::", 1)[0]).resolve()
+        if path == wanted or wanted in path.parents or path in wanted.parents:
+            return True
+    return False
+
+
 def task_roots(config: pytest.Config) -> list[Path]:
     """The directories given with ``--ratchet-tasks`` and the ``ratchet_tasks`` ini option."""
     invocation = config.invocation_params.dir
     roots = [Path(invocation, p) for p in config.getoption("ratchet_tasks") or []]
-    roots += [Path(p) for p in config.getini("ratchet_tasks") or []]
+    roots += [Path(p) for p in config.getini("ratchet_tasks") or [] if _asked_for(config, Path(p))]
     unique: list[Path] = []
     for root in roots:
         if not root.is_dir():
