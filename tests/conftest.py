@@ -142,6 +142,8 @@ class LocalServer:
         #: ``/hook`` answers these statuses in turn, then ``hook_after``.
         self.hook_script: list[int] = []
         self.hook_after = 200
+        #: ``Retry-After`` sent with the ``/hook`` route's error answers (None: no such header).
+        self.hook_retry_after: str | None = None
         self.httpd = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         host, port = self.httpd.server_address[:2]
         self.url = f"http://{host}:{port}"
@@ -186,11 +188,14 @@ def _make_handler(server: LocalServer):
                 )
             return body
 
-        def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
+        def _send(self, status: int, payload: Any, content_type: str = "application/json",
+                  headers: dict[str, str] | None = None) -> None:
             data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("X-Test-Server", "yes")
                 self.end_headers()
@@ -207,7 +212,8 @@ def _make_handler(server: LocalServer):
             elif path == "/hook":
                 with server.lock:
                     status = server.hook_script.pop(0) if server.hook_script else server.hook_after
-                self._send(status, {"status": status})
+                extra = {"Retry-After": server.hook_retry_after} if status >= 400 and server.hook_retry_after else {}
+                self._send(status, {"status": status}, headers=extra)
             elif path.startswith("/users/"):
                 name = path[len("/users/"):]
                 self._send(200, {"login": name, "name": name.title(), "public_repos": len(name)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +231,27 @@ def test_webhook_retries_429_and_counts_connection_errors(hook, recorded, double
     assert hook.posts()[-1]["body"]["input"] == {"n": 3}
     assert (down.status, down.attempts) == ("failed", 3)
     assert "cannot reach" in down.error or "connection" in down.error
+
+
+def test_webhook_waits_as_long_as_retry_after_asks(hook, recorded, double, make_router):
+    # Given a receiver answering 503 with Retry-After: 1, then 200 (the configured back-off is 0.01 s)
+    hook.hook_script, hook.hook_retry_after = [503], "1"
+    router = make_router(destinations={"hook": {"type": "webhook", "url": hook.hook_url}})
+    run = recorded.run(double, {"n": 5})
+    # When the output is delivered
+    started = time.monotonic()
+    (record,) = router.deliver(double, run, outputs=["hook"])
+    # Then the second attempt came after the second the server asked for, and succeeded
+    assert (record.status, record.attempts) == ("delivered", 2)
+    assert time.monotonic() - started >= 1.0
+
+
+def test_retry_after_values():
+    from ratchet_jupyter.output.webhook import MAX_RETRY_AFTER, _retry_after
+
+    assert _retry_after("2") == 2.0 and _retry_after(None) == 0.0
+    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0 and _retry_after("-5") == 0.0
+    assert _retry_after("86400") == MAX_RETRY_AFTER
 
 
 def test_redeliver_to_a_named_destination(tmp_path, recorded, double, make_router):

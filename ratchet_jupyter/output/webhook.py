@@ -88,7 +88,7 @@ class WebhookDestination(Destination):
         headers = {"Content-Type": "application/json", "User-Agent": "ratchet-jupyter", **self.headers}
         attempts = self.retries + 1
         for attempt in range(1, attempts + 1):
-            location, retry, problem = self._attempt(data, headers)
+            location, retry, problem, asked_wait = self._attempt(data, headers)
             if problem is None:
                 return location, attempt
             if not retry or attempt == attempts:
@@ -99,29 +99,34 @@ class WebhookDestination(Destination):
                     details={"destination": self.name, "attempts": attempt, "url": self.url},
                     retryable=retry,
                 )
-            time.sleep(self.backoff * 2 ** (attempt - 1))
+            # the server's Retry-After (seconds, at most MAX_RETRY_AFTER) when it gives one, else back-off
+            time.sleep(max(self.backoff * 2 ** (attempt - 1), asked_wait))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, data: bytes, headers: dict[str, str]) -> tuple[str, bool, str | None]:
-        """One request: ``(location, False, None)`` on success, else ``("", retryable, problem)``."""
+    def _attempt(self, data: bytes, headers: dict[str, str]) -> tuple[str, bool, str | None, float]:
+        """One request: ``(location, False, None, 0)`` on success, else ``("", retryable, problem, wait)``.
+
+        ``wait`` is the answer's ``Retry-After`` in seconds (0 when it has none or gives a date).
+        """
         request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 response.read()
-                return f"{self.url} ({response.status})", False, None
+                return f"{self.url} ({response.status})", False, None, 0.0
         except urllib.error.HTTPError as exc:
             with exc:  # an HTTPError holds the response open
                 detail = _snippet(exc)
-            return "", exc.code in RETRY_STATUSES, f"HTTP {exc.code} {exc.reason}{detail}"
+                wait = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
+            return "", exc.code in RETRY_STATUSES, f"HTTP {exc.code} {exc.reason}{detail}", wait
         except (TimeoutError, socket.timeout) as exc:
-            return "", True, f"no answer within {self.timeout:g}s ({exc})"
+            return "", True, f"no answer within {self.timeout:g}s ({exc})", 0.0
         except urllib.error.URLError as exc:
             reason = exc.reason
             if isinstance(reason, (TimeoutError, socket.timeout)):
-                return "", True, f"no answer within {self.timeout:g}s"
-            return "", True, f"cannot reach {self.url}: {reason}"
+                return "", True, f"no answer within {self.timeout:g}s", 0.0
+            return "", True, f"cannot reach {self.url}: {reason}", 0.0
         except (ConnectionError, OSError) as exc:
-            return "", True, f"connection to {self.url} failed: {exc}"
+            return "", True, f"connection to {self.url} failed: {exc}", 0.0
 
 
 def _snippet(exc: urllib.error.HTTPError) -> str:
@@ -132,3 +137,15 @@ def _snippet(exc: urllib.error.HTTPError) -> str:
         return ""
     text = " ".join(text.split())
     return f": {text}" if text else ""
+
+
+#: The longest ``Retry-After`` honoured, in seconds (a longer one is cut to this).
+MAX_RETRY_AFTER = 30.0
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds of a ``Retry-After: <seconds>`` header; 0 for none, a date or nonsense."""
+    try:
+        return min(MAX_RETRY_AFTER, max(0.0, float(value))) if value else 0.0
+    except ValueError:
+        return 0.0
