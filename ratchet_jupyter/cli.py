@@ -13,7 +13,8 @@ import logging
 import sys
 from typing import Any, Sequence
 
-from .config import CONFIG_CLASSES, load_config
+from .config import CONFIG_CLASSES, load_config, parse_config_args
+from .config.loader import check_config_names
 from .core.errors import RatchetError
 from .core.scaffold import generate_task
 from .core.task import load_task
@@ -310,6 +311,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("ratchet_jupyter").setLevel(logging.ERROR)
     try:
         load_config(config_args)  # bad config fails here, before anything runs
+        if config_args:
+            from .runtime import Runtime
+            from .services import Services
+
+            check_config_names(parse_config_args(config_args), [*CONFIG_CLASSES, Services, Runtime], "command line")
         return commands[args.command](args, config_args)
     except RatchetError as exc:
         print(exc.one_line(), file=sys.stderr)

@@ -334,3 +334,13 @@ def test_version(cli_cwd):
 
     assert result.returncode == 0
     assert result.stdout.strip() == __version__
+
+
+@pytest.mark.parametrize("option, message", [
+    ("--ExecutionConfg.max_duration=1", "unknown configuration class 'ExecutionConfg'; did you mean ExecutionConfig?"),
+    ("--ExecutionConfig.max_duraton=1", "ExecutionConfig has no option 'max_duraton'; did you mean ExecutionConfig.max_duration?"),
+])
+def test_a_mistyped_config_option_is_one_line_naming_the_closest_name(cli_cwd, option, message):
+    result = ratchet("run-once", "--from-fs", HELLO, option, cwd=cli_cwd)
+    assert result.returncode == 1 and result.stdout == ""
+    assert stderr_lines(result) == [f"ConfigError: command line: {message}"]

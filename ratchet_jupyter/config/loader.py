@@ -78,3 +78,28 @@ def load_config(args: Sequence[str] = (), cwd: str | os.PathLike | None = None) 
     cfg = load_config_files(config_dirs(cwd))
     cfg.merge(parse_config_args(args))
     return cfg
+
+
+def check_config_names(cfg: Config, classes: Sequence[type], where: str = "configuration") -> None:
+    """ConfigError for a section that is not one of ``classes``, or a trait a known class lacks.
+
+    A typo (``--ExecutionConfg.max_duration=1``) must not pass silently: the message names it
+    and the closest known name.
+    """
+    import difflib
+
+    known = {cls.__name__: cls for cls in classes}
+    for section, values in cfg.items():
+        if not isinstance(values, Config):
+            continue
+        cls = known.get(section)
+        if cls is None:
+            close = difflib.get_close_matches(section, list(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else f" (known: {', '.join(sorted(known))})"
+            raise ConfigError(f"{where}: unknown configuration class {section!r}{hint}", operation="load config")
+        traits = set(cls.class_trait_names(config=True))
+        for trait in values:
+            if trait not in traits:
+                close = difflib.get_close_matches(trait, sorted(traits), n=1)
+                hint = f"; did you mean {section}.{close[0]}?" if close else " (see ratchet --help-config)"
+                raise ConfigError(f"{where}: {section} has no option {trait!r}{hint}", operation="load config")
