@@ -63,7 +63,7 @@ class Services(LoggingConfigurable):
         if self.load_plugins:
             self.plugins.load()
         self._closed = False
-        self._no_default_outputs: bool | None = None
+        self._router: OutputRouter | None = None
         if storage is not None:
             container.register(Storage, storage)
         else:
@@ -139,21 +139,13 @@ class Services(LoggingConfigurable):
     # -- outputs -----------------------------------------------------------------------------
     def _deliver(self, batch: ExecutionBatch) -> None:
         """Runtime listener: deliver the batch's outputs to its destinations (never raises)."""
-        if self._no_default_outputs is None:
-            settings = OutputConfig(config=self.config)
-            self._no_default_outputs = not (settings.default_outputs or settings.task_outputs)
-        if batch.outputs is None and self._no_default_outputs and not batch.task.metadata.get("outputs"):
-            return  # the common case, on every run: nothing to deliver
-        outputs = self.outputs
+        router = self._router
+        if router is None:  # resolved once: this runs after every execution
+            router = self._router = self.outputs
         try:
-            if not outputs.destinations_for(batch.task, batch.outputs):
-                return
+            router.deliver(batch.task, batch.executions, batch.outputs)
         except ConfigError as exc:
             self.log.error("outputs of task %s not delivered: %s", getattr(batch.task, "name", "?"), exc)
-            return
-        # the deliveries refer to executions: they must be in the history first
-        self.storage.recorder.flush()
-        outputs.deliver(batch.task, batch.executions, batch.outputs)
 
     def check_outputs(self, task: Task, outputs: list[str] | None) -> None:
         """Raise ConfigError now if ``outputs`` names a destination that is not configured."""

@@ -149,11 +149,13 @@ class OutputRouter:
         (the output stays in the history and can be redelivered); nothing is raised,
         except a ConfigError for an unknown destination name.
         """
+        destinations = self.destinations_for(task, outputs)
+        if not destinations:  # the common case, after every run: decided before any item is built
+            return []
         if isinstance(executions, Execution):
             executions = [executions]
         items = [OutputItem.from_execution(e, task) for e in executions if e.ok]
-        destinations = self.destinations_for(task, outputs)
-        if not items or not destinations:
+        if not items:
             return []
         records = []
         for destination in destinations:
