@@ -18,7 +18,7 @@ from typing import Any
 from .core.errors import ConflictError, InvalidRequestError, NotFoundError
 from .core.execution import Execution
 from .core.task import Task
-from .storage.query import Filter, PageRequest, Query
+from .storage.query import PageRequest, Query
 
 STATUSES = ("pending", "running", "success", "failed", "timeout", "cancelled")
 MAX_PAGE_SIZE = 500
@@ -238,18 +238,10 @@ class TaskOperations:
         request = _page(query.page, query.page_size)
         if query.status is not None and query.status not in STATUSES:
             raise _bad("status", f"must be one of {', '.join(STATUSES)}, got {query.status!r}")
-        filters = []
-        if query.task:
-            filters.append(Filter("task_name", "eq", query.task))
-        if query.status:
-            filters.append(Filter("status", "eq", query.status))
-        since, until = _time(query.since, "since"), _time(query.until, "until")
-        if since is not None:
-            filters.append(Filter("started_at", "ge", since))
-        if until is not None:
-            filters.append(Filter("started_at", "lt", until))
-        self.services.storage.recorder.flush()
-        page = self.services.storage.executions.find_paginated(Query(tuple(filters), "started_at", True), request)
+        storage = self.services.storage
+        wanted = storage.history_query(query.task, query.status, _time(query.since, "since"), _time(query.until, "until"))
+        storage.recorder.flush()
+        page = storage.executions.find_paginated(wanted, request)
         return {"items": [execution_json(e) for e in page.items], "total": page.total, "page": page.page,
                 "page_size": page.size}
 
@@ -289,7 +281,7 @@ class TaskOperations:
         if not self._syncing.acquire(blocking=False):
             raise ConflictError("a sync of the task sources is already running", operation="sync sources")
         try:
-            report = self.services.registry.sync()
+            report = self.services.sync_sources()
         finally:
             self._syncing.release()
         return {"loaded": report.loaded, "skipped": report.skipped, "ok": report.ok, "summary": report.summary(),

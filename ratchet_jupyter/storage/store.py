@@ -100,19 +100,25 @@ class Storage(LoggingConfigurable):
         import pandas as pd
 
         self.recorder.flush()
+        query = self.history_query(task, status, _when(since, "since"), _when(until, "until"))
+        rows = self.backend.select(EXECUTIONS, query, limit=limit)
+        frame = pd.DataFrame(rows, columns=list(EXECUTIONS.columns))
+        return frame[HISTORY_COLUMNS]
+
+    @staticmethod
+    def history_query(task: str | None = None, status: str | None = None, since: datetime | None = None,
+                      until: datetime | None = None) -> Query:
+        """The query of executions of ``task`` with ``status`` started in ``[since, until)``, newest first."""
         filters = []
         if task:
             filters.append(Filter("task_name", "eq", task))
         if status:
             filters.append(Filter("status", "eq", str(status)))
-        start, end = _when(since, "since"), _when(until, "until")
-        if start is not None:
-            filters.append(Filter("started_at", "ge", start))
-        if end is not None:
-            filters.append(Filter("started_at", "lt", end))
-        rows = self.backend.select(EXECUTIONS, Query(tuple(filters), "started_at", True), limit=limit)
-        frame = pd.DataFrame(rows, columns=list(EXECUTIONS.columns))
-        return frame[HISTORY_COLUMNS]
+        if since is not None:
+            filters.append(Filter("started_at", "ge", since))
+        if until is not None:
+            filters.append(Filter("started_at", "lt", until))
+        return Query(tuple(filters), "started_at", True)
 
     def sql(self, text: str):
         """Run read-only SQL over the history (``executions``, ``tasks``, ``deliveries``); return a DataFrame."""
