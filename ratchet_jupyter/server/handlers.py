@@ -63,7 +63,10 @@ class RatchetHandler(APIHandler):
         return await asyncio.to_thread(function, *args)
 
     def check_parameters(self) -> None:
-        """InvalidRequestError naming the query parameters this handler does not know."""
+        """InvalidRequestError naming the query parameters this handler does not know (checked once)."""
+        if getattr(self, "_parameters_checked", False):
+            return
+        self._parameters_checked = True
         known = set(self.query_parameters) | set(self.SERVER_PARAMETERS)
         # a bare number (``?1795690022395``) is the cache buster JupyterLab's requests add
         unknown = sorted(k for k in set(self.request.query_arguments) - known
