@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 
 import json
-import os
 import shutil
 import time
 import urllib.request
@@ -115,9 +114,7 @@ def lab(tmp_path):
 def chromium_page(tmp_path):
     """A page in Debian's chromium, driven by Playwright; closed (browser and driver) afterwards."""
     if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("/usr/bin/chromium is missing: .ci/run should have installed it (apt-get install chromium)")
-        pytest.skip("needs Debian's chromium: apt-get install chromium")
+        pytest.fail("/usr/bin/chromium is missing: install it with `bash .ci/install` (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

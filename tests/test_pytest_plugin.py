@@ -136,7 +136,6 @@ def test_a_missing_directory_is_a_usage_error(task_repo, pytester):
 
 
 def test_with_xdist_the_results_are_the_same(task_repo, pytester):
-    pytest.importorskip("xdist")
     result = pytester.runpytest_subprocess("--ratchet-tasks", ".", "-n", "2", "-v", timeout=120)
 
     names = {}
