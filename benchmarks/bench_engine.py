@@ -103,12 +103,18 @@ def bench_cold_start() -> float:
     return statistics.median(samples)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def bench_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark here takes: --json, --runs, --items, --rounds."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--runs", type=int, default=2000, help="single runs to time (default 2000)")
-    parser.add_argument("--items", type=int, default=100_000, help="batch size (default 100000)")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of raw and ours (default 5)")
+    parser.add_argument("--runs", type=int, default=2000, help="single runs to time per side (default 2000)")
+    parser.add_argument("--items", type=int, default=100_000, help="batch (map) size (default 100000)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of the two sides (default 5)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = bench_parser(__doc__)
     args = parser.parse_args(argv)
     items = [{"a": i} for i in range(args.items)]
     pair = bench_pair(args.runs, items, args.rounds)

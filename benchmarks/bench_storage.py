@@ -18,7 +18,6 @@ Usage: python benchmarks/bench_storage.py [--json] [--runs 2000] [--items 100000
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import statistics
@@ -31,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_engine import CODE, INPUT_SCHEMA, OUTPUT_SCHEMA, samples_us  # noqa: E402 - after sys.path
+from benchmarks.bench_engine import CODE, INPUT_SCHEMA, OUTPUT_SCHEMA, bench_parser, samples_us  # noqa: E402 - after sys.path
 AGGREGATE = (
     "SELECT task_name, status, count(*) AS n, quantile_cont(duration_ms, 0.5) AS p50, "
     "quantile_cont(duration_ms, 0.95) AS p95 FROM executions GROUP BY ALL"
@@ -212,11 +211,7 @@ def bench_ingestion(workdir: Path, total: int, single_rows: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--runs", type=int, default=2000, help="single runs to time per side (default 2000)")
-    parser.add_argument("--items", type=int, default=100_000, help="map size (default 100000)")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    parser = bench_parser(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="executions to ingest and aggregate (default 1000000)")
     parser.add_argument("--row-path", type=int, default=5_000,
                         help="executions for the item-by-item recording figures (default 5000)")
