@@ -277,8 +277,8 @@ def test_sidebar_runs_a_task_and_inserts_it_into_a_notebook(lab, chromium_page, 
 
         # When the theme is switched to JupyterLab Dark, Then the panel follows it (theme variables, no fixed colors)
         def colors() -> tuple[str, str]:
-            return row.evaluate("el => [getComputedStyle(el.closest('.jp-RatchetSidebar')).backgroundColor,"
-                                " getComputedStyle(el).color]")
+            # the panel's own node: the list's rows are replaced by every poll, the panel never is
+            return panel.evaluate("el => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color]")
 
         light_background, light_text = colors()
         page.locator(".lm-MenuBar-itemLabel").get_by_text("Settings", exact=True).click()
